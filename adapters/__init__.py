@@ -1,0 +1,1 @@
+"""OpenTimelineIO adapters written by polysync."""

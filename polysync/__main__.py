@@ -1,0 +1,2 @@
+from polysync.cli import main
+main(prog_name="polysync")

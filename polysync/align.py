@@ -1,0 +1,557 @@
+"""The correlation core: pure functions on numpy arrays (no files, no printing).
+
+Pipeline for one (reference, source) pair of mono signals at the analysis rate:
+
+1. ``speech_envelope``: band-limited log energy at ``ENV_RATE`` Hz, noise-gated and
+   high-passed so that gain, EQ and noise floor differences between mics do not matter.
+2. ``coarse_hypotheses``: the source envelope is cut into chunks; each chunk is
+   cross-correlated (normalised by the overlap) against the whole reference envelope over
+   every lag; a robust line through the chunks' peaks gives (offset, drift) candidates.
+   Drift of hundreds of ppm over hours is therefore no obstacle to the coarse stage.
+3. ``measure_windows``: for a candidate, short source windows spread over the overlap are
+   located in the reference by generalised cross-correlation (PHAT-beta weighting, speech
+   band), with a band-limited sub-sample peak and polarity flips tolerated.
+4. ``fit_line``: a robust (consensus, then biweight) line through the window positions
+   gives ``delta_seconds`` (the source's t=0 on the reference timeline) and ``drift_slope``.
+5. ``significance``: how unlikely it is that that many windows agree with one line by chance
+   (binomial tail, Bonferroni over the lines tried) - the calibrated confidence.
+
+Time convention: ``t_ref = delta + t_src * (1 + slope)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import comb, log10
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy import signal
+
+ENV_RATE = 100
+"""Envelope frames per second."""
+
+MAX_DRIFT = 1.0e-3
+"""Largest clock drift considered (1000 ppm; phones reach ~300 ppm)."""
+
+MIN_OVERLAP = 8.0
+"""Shortest overlap (seconds) polysync will sync."""
+
+CONFIDENCE_REQUIRED = 0.999
+"""Results below this confidence are refused."""
+
+_BAND = (120.0, 1900.0)
+_FINE_MARGIN = 0.080  # s, search half-width around the coarse prediction
+_AGREE_TOL = 0.0015  # s, a window agrees with a line within this
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+def _band_sos(rate: int):
+    hi = min(_BAND[1], 0.45 * rate)
+    return signal.butter(4, [_BAND[0], hi], btype="bandpass", fs=rate, output="sos")
+
+
+def speech_envelope(x: np.ndarray, rate: int, env_rate: int = ENV_RATE,
+                    block_seconds: float = 60.0) -> np.ndarray:
+    """Log energy (dB re full scale) of the speech band of ``x``, ``env_rate`` frames/s.
+
+    ``x``: 1-D signal at ``rate`` Hz (any float dtype). Processed in blocks so a float16
+    array of hours is never copied whole. Returns float32, length ``len(x) // (rate/env_rate)``.
+    """
+    hop = rate // env_rate
+    n_frames = len(x) // hop
+    out = np.empty(n_frames, dtype=np.float32)
+    sos = _band_sos(rate)
+    zi = np.zeros((sos.shape[0], 2))
+    block = max(hop, int(block_seconds * rate) // hop * hop)
+    for start in range(0, n_frames * hop, block):
+        seg = np.asarray(x[start: min(start + block, n_frames * hop)], dtype=np.float64)
+        y, zi = signal.sosfilt(sos, seg, zi=zi)
+        e = (y.reshape(-1, hop) ** 2).mean(axis=1)
+        out[start // hop: start // hop + len(e)] = 10.0 * np.log10(e + 1e-12)
+    return out
+
+
+def envelope_feature(env_db: np.ndarray, env_rate: int = ENV_RATE) -> np.ndarray:
+    """Turn a dB envelope into the zero-mean feature the coarse correlation uses.
+
+    Frames within 6 dB of the noise floor are flattened to it (so hiss and hum carry no
+    pattern), the level is compressed above, and a 1.5 s moving average is subtracted.
+    """
+    env = env_db.astype(np.float64)
+    if env.size == 0:
+        return env.astype(np.float32)
+    floor = np.percentile(env, 10)
+    top = np.percentile(env, 99)
+    gate = floor + min(6.0, max(0.0, 0.25 * (top - floor)))
+    env = np.clip(env, gate, top) - gate
+    k = max(1, int(1.5 * env_rate))
+    smooth = np.convolve(env, np.ones(k) / k, mode="same")
+    feat = env - smooth
+    sd = feat.std()
+    return (feat / sd if sd > 0 else feat).astype(np.float32)
+
+
+def activity(env_db: np.ndarray) -> dict:
+    """How alive a track is: its level percentiles (dB) and dynamic spread.
+
+    A dead track (digital silence, or hiss with no events) has a small spread.
+    """
+    if env_db.size == 0:
+        return {"p10": -120.0, "p95": -120.0, "spread": 0.0, "alive": False}
+    p10, p50, p95 = (float(v) for v in np.percentile(env_db, [10, 50, 95]))
+    spread = p95 - p10
+    alive = spread >= 10.0 and p95 >= -75.0
+    return {"p10": p10, "p50": p50, "p95": p95, "spread": spread, "alive": bool(alive)}
+
+
+# --------------------------------------------------------------------------- coarse
+
+
+def _ncc_all_lags(ref_f: np.ndarray, chunk: np.ndarray, ref_fft: np.ndarray, nfft: int,
+                  ref_sq_cum: np.ndarray, min_overlap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Overlap-normalised cross-correlation of ``chunk`` against ``ref_f`` at every lag.
+
+    Lag ``L`` (index into the returned ``lags``) means chunk[0] sits at ref[L]; lags run from
+    ``-(len(chunk)-min_overlap)`` to ``len(ref)-min_overlap``. Returns (lags, ncc).
+    """
+    n_r, n_c = len(ref_f), len(chunk)
+    c_fft = np.fft.rfft(chunk, nfft)
+    xc = np.fft.irfft(ref_fft * np.conj(c_fft), nfft)
+    lags = np.arange(-(n_c - min_overlap), n_r - min_overlap + 1)
+    num = xc[lags % nfft]
+    lo = np.clip(lags, 0, n_r)
+    hi = np.clip(lags + n_c, 0, n_r)
+    ref_e = ref_sq_cum[hi] - ref_sq_cum[lo]
+    c_cum = np.concatenate([[0.0], np.cumsum(chunk.astype(np.float64) ** 2)])
+    c_e = c_cum[hi - lags] - c_cum[lo - lags]
+    den = np.sqrt(np.maximum(ref_e * c_e, 1e-9))
+    ncc = num / den
+    # Penalise small overlaps mildly: their correlation is noisier.
+    ncc *= np.sqrt(np.clip((hi - lo) / n_c, 0.0, 1.0))
+    return lags, ncc
+
+
+def _top_peaks(values: np.ndarray, k: int, exclusion: int) -> list[int]:
+    """Indices of the ``k`` highest local maxima at least ``exclusion`` apart."""
+    v = values.copy()
+    out = []
+    for _ in range(k):
+        i = int(np.argmax(v))
+        if not np.isfinite(v[i]) or v[i] <= -np.inf:
+            break
+        out.append(i)
+        v[max(0, i - exclusion): i + exclusion + 1] = -np.inf
+    return out
+
+
+def _parabolic(y_m: float, y_0: float, y_p: float) -> float:
+    den = y_m - 2.0 * y_0 + y_p
+    return 0.0 if den == 0 else float(np.clip(0.5 * (y_m - y_p) / den, -0.5, 0.5))
+
+
+@dataclass
+class Hypothesis:
+    """A coarse (offset, drift) candidate: ``t_ref = delta + t_src * (1 + slope)``."""
+
+    delta: float
+    slope: float
+    score: float
+    peak: float  # best chunk correlation supporting it
+    runner_up: float = 0.0  # best competing correlation
+
+
+def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray, src_t0: float,
+                      env_rate: int = ENV_RATE, max_hypotheses: int = 3) -> list[Hypothesis]:
+    """Candidate alignments from envelope features, best first.
+
+    The source feature is cut into chunks (whole if short); each chunk's best lags over the
+    full range are found; lines through the chunk peaks (|slope| <= MAX_DRIFT) are scored by
+    the correlation of the chunks that agree with them.
+    """
+    n_s = len(src_feat)
+    chunk_len = n_s if n_s <= 90 * env_rate else 60 * env_rate
+    starts = list(range(0, max(1, n_s - chunk_len + 1), chunk_len))
+    if n_s > chunk_len and starts[-1] + chunk_len < n_s:
+        starts.append(n_s - chunk_len)
+    min_overlap = int(min(chunk_len, max(MIN_OVERLAP * env_rate, 0.5 * chunk_len)))
+    nfft = int(2 ** np.ceil(np.log2(len(ref_feat) + chunk_len + 1)))
+    ref64 = ref_feat.astype(np.float64)
+    ref_fft = np.fft.rfft(ref64, nfft)
+    ref_sq_cum = np.concatenate([[0.0], np.cumsum(ref64 ** 2)])
+
+    points = []  # (chunk centre t_src, delta at centre, ncc, chunk id)
+    for cid, s0 in enumerate(starts):
+        chunk = src_feat[s0: s0 + chunk_len].astype(np.float64)
+        if chunk.std() < 1e-6:
+            continue
+        lags, ncc = _ncc_all_lags(ref64, chunk, ref_fft, nfft, ref_sq_cum, min_overlap)
+        for i in _top_peaks(ncc, 4, exclusion=int(0.5 * env_rate)):
+            frac = _parabolic(*ncc[i - 1: i + 2]) if 0 < i < len(ncc) - 1 else 0.0
+            lag = (lags[i] + frac) / env_rate
+            centre_src = src_t0 + (s0 + chunk_len / 2) / env_rate
+            # chunk sample 0 (t_src = src_t0 + s0/env) sits at ref time ref_t0 + lag
+            delta_at_centre = ref_t0 + lag - (src_t0 + s0 / env_rate)
+            points.append((centre_src, delta_at_centre, float(ncc[i]), cid))
+    if not points:
+        return []
+    pts = np.array(points)
+    t, d, w, cid = pts[:, 0], pts[:, 1], pts[:, 2], pts[:, 3].astype(int)
+    tol = 2.5 / env_rate
+
+    def support(delta0: float, slope: float) -> tuple[float, np.ndarray]:
+        resid = np.abs(d - (delta0 + slope * t))
+        ok = (resid <= tol + abs(slope) * 0) & (w > 0)
+        # one vote per chunk: its best agreeing peak
+        best = {}
+        for j in np.flatnonzero(ok):
+            if w[j] > best.get(cid[j], (-1, 0))[0]:
+                best[cid[j]] = (w[j], j)
+        idx = np.array([j for _, j in best.values()], dtype=int)
+        return float(sum(v for v, _ in best.values())), idx
+
+    order = np.argsort(-w)
+    seeds = order[: min(len(order), 48)]
+    cands = []
+    for a in seeds:
+        cands.append((d[a], 0.0))  # slope-free: a single chunk or no drift
+        for b in seeds:
+            if b <= a or cid[a] == cid[b] or t[a] == t[b]:
+                continue
+            slope = (d[b] - d[a]) / (t[b] - t[a])
+            if abs(slope) <= MAX_DRIFT:
+                cands.append((d[a] - slope * t[a], slope))
+    scored = []
+    for delta0, slope in cands:
+        s, idx = support(delta0, slope)
+        scored.append((s, delta0, slope, idx))
+    scored.sort(key=lambda z: -z[0])
+
+    hyps: list[Hypothesis] = []
+    for s, delta0, slope, idx in scored:
+        if len(idx) >= 3:  # refine on the agreeing chunks
+            A = np.stack([np.ones(len(idx)), t[idx]], axis=1)
+            sol, *_ = np.linalg.lstsq(A, d[idx], rcond=None)
+            if abs(sol[1]) <= MAX_DRIFT:
+                delta0, slope = float(sol[0]), float(sol[1])
+        mid = float(np.median(t))
+        if any(abs((h.delta + h.slope * mid) - (delta0 + slope * mid)) < 0.05 for h in hyps):
+            continue
+        hyps.append(Hypothesis(delta=float(delta0), slope=float(slope), score=s,
+                               peak=float(w[idx].max()) if len(idx) else 0.0))
+        if len(hyps) >= max_hypotheses:
+            break
+    if len(hyps) > 1:
+        hyps[0].runner_up = hyps[1].score
+    return hyps
+
+
+# --------------------------------------------------------------------------- fine
+
+
+@dataclass
+class WindowMeasure:
+    """One window's measurement: source window centre and where it sits in the reference."""
+
+    t_src: float
+    t_ref: float
+    strength: float  # GCC peak over its noise level
+    ncc: float  # band-limited correlation coefficient at the peak (signed)
+    polarity: int
+
+
+def window_slots(src_start: float, src_end: float, slot: float, parity: int,
+                 max_windows: int = 256) -> list[float]:
+    """Start times (source clock) of analysis windows over [src_start, src_end).
+
+    The overlap is divided into slots of ``slot`` seconds; sync uses even slots
+    (``parity=0``) and verify odd ones (``parity=1``), so verify never re-reads sync's audio.
+    At most ``max_windows`` are spread evenly over the span.
+    """
+    n_slots = int((src_end - src_start) // slot)
+    idx = np.arange(parity, n_slots, 2)
+    if len(idx) > max_windows:
+        keep = np.unique(np.round(np.linspace(0, len(idx) - 1, max_windows)).astype(int))
+        idx = idx[keep]
+    return [src_start + i * slot for i in idx]
+
+
+def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int = 8,
+         beta: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """PHAT-beta generalised cross-correlation; returns (lags in samples, gcc, plain ncc).
+
+    ``lags[i]`` = position of ``src_win[0]`` inside ``ref_seg``, at 1/upsample resolution,
+    for every full-overlap position.
+    """
+    n_w, n_r = len(src_win), len(ref_seg)
+    nfft = int(2 ** np.ceil(np.log2(n_r + n_w)))
+    taper = np.hanning(n_w)
+    S = np.fft.rfft(src_win * taper, nfft)
+    R = np.fft.rfft(ref_seg, nfft)
+    G = R * np.conj(S)
+    f = np.fft.rfftfreq(nfft, 1.0 / rate)
+    band = ((f >= _BAND[0]) & (f <= min(_BAND[1], 0.45 * rate))).astype(np.float64)
+    mag = np.abs(G)
+    phat = G * band / (mag ** beta + 1e-12 * (mag.max() + 1e-30))
+    plain = G * band
+    n_up = nfft * upsample
+    cc = np.fft.irfft(phat, n_up) * upsample
+    pc = np.fft.irfft(plain, n_up) * upsample
+    n_valid = (n_r - n_w) * upsample + 1
+    return cc[:n_valid], pc[:n_valid]
+
+
+def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, rate: int,
+                    starts: Sequence[float], window: float, delta: float, slope: float,
+                    margin: float = _FINE_MARGIN, min_level_db: Optional[float] = None
+                    ) -> list[WindowMeasure]:
+    """Locate each source window (start times in ``starts``, length ``window`` s) in the
+    reference within +-``margin`` of the prediction ``delta + t*(1+slope)``.
+
+    Windows that are silent in either recording are skipped.
+    """
+    upsample = 8
+    n_w = int(round(window * rate))
+    m = int(round(margin * rate))
+    sos = _band_sos(rate)
+    out = []
+    for a in starts:
+        i0 = int(round((a - src_t0) * rate))
+        if i0 < 0 or i0 + n_w > len(src):
+            continue
+        a = src_t0 + i0 / rate
+        pred = delta + a * (1.0 + slope)
+        j0 = int(np.floor((pred - ref_t0) * rate)) - m
+        if j0 < 0 or j0 + n_w + 2 * m > len(ref):
+            continue
+        sw = np.asarray(src[i0: i0 + n_w], dtype=np.float64)
+        rs = np.asarray(ref[j0: j0 + n_w + 2 * m], dtype=np.float64)
+        sb = signal.sosfiltfilt(sos, sw)
+        rb = signal.sosfiltfilt(sos, rs)
+        e_s = float(np.mean(sb ** 2))
+        e_r = float(np.mean(rb[m: m + n_w] ** 2))
+        if min_level_db is not None and (10 * log10(e_s + 1e-20) < min_level_db
+                                         or 10 * log10(e_r + 1e-20) < min_level_db):
+            continue
+        if e_s <= 1e-14 or e_r <= 1e-14:
+            continue
+        cc, pc = _gcc(sw - sw.mean(), rs - rs.mean(), rate, upsample)
+        mag = np.abs(cc)
+        k = int(np.argmax(mag))
+        frac = _parabolic(*mag[k - 1: k + 2]) if 0 < k < len(mag) - 1 else 0.0
+        guard = 2 * upsample * max(1, rate // 1000)  # exclude +-2 ms around the peak
+        noise = np.concatenate([mag[: max(0, k - guard)], mag[k + guard + 1:]])
+        noise_level = float(np.sqrt(np.mean(noise ** 2))) if noise.size else 1e-12
+        strength = float(mag[k] / max(noise_level, 1e-12))
+        taper_e = np.sum((sb * np.hanning(n_w)) ** 2)
+        lag_i = min(len(rb) - n_w, max(0, int(round(k / upsample))))
+        ref_e = np.sum((rb[lag_i: lag_i + n_w] * np.hanning(n_w)) ** 2)
+        ncc = float(pc[k] / np.sqrt(max(taper_e * ref_e, 1e-30)) * 1.0)
+        lag = (k + frac) / upsample  # samples: src_win[0] at rs[lag]
+        t_ref_start = ref_t0 + (j0 + lag) / rate
+        out.append(WindowMeasure(t_src=a + window / 2, t_ref=t_ref_start + window / 2 * (1 + slope),
+                                 strength=strength, ncc=float(np.clip(ncc, -1, 1)),
+                                 polarity=1 if cc[k] >= 0 else -1))
+    return out
+
+
+# --------------------------------------------------------------------------- line fit
+
+
+@dataclass
+class LineFit:
+    delta: float
+    slope: float
+    inliers: np.ndarray  # boolean mask over the measures
+    residuals: np.ndarray  # seconds, all measures
+    n_lines_tried: int
+
+
+def fit_line(measures: Sequence[WindowMeasure], prior: Optional[tuple[float, float]] = None,
+             tol: float = _AGREE_TOL) -> Optional[LineFit]:
+    """Robust line ``t_ref - t_src = delta + slope * t_src`` through window measures.
+
+    Consensus first (lines through pairs of the strongest windows, plus ``prior``), then a
+    Tukey-biweight refit on the consensus set. Returns None with fewer than 2 measures.
+    """
+    if len(measures) < 2:
+        return None
+    x = np.array([m.t_src for m in measures])
+    y = np.array([m.t_ref - m.t_src for m in measures])
+    wgt = np.array([min(m.strength, 30.0) for m in measures])
+    order = np.argsort(-wgt)[:24]
+    lines = [prior] if prior is not None else []
+    for ia, a in enumerate(order):
+        for b in order[ia + 1:]:
+            if abs(x[b] - x[a]) < 1e-6:
+                continue
+            s = (y[b] - y[a]) / (x[b] - x[a])
+            if abs(s) <= MAX_DRIFT:
+                lines.append((y[a] - s * x[a], s))
+        lines.append((y[a], 0.0))
+    best = None
+    for d0, s in lines:
+        inl = np.abs(y - (d0 + s * x)) <= tol
+        score = wgt[inl].sum() + inl.sum()
+        if best is None or score > best[0]:
+            best = (score, d0, s)
+    _, d0, s = best
+    for scale in (tol, tol / 2, tol / 3):
+        r = y - (d0 + s * x)
+        u = r / (4.685 * max(scale, 1e-5))
+        bw = np.where(np.abs(u) < 1, (1 - u ** 2) ** 2, 0.0) * wgt
+        if bw.sum() <= 0 or np.count_nonzero(bw) < 2:
+            break
+        xm = np.average(x, weights=bw)
+        if np.count_nonzero(bw) >= 3 and np.ptp(x[bw > 0]) > 0:
+            A = np.stack([np.ones_like(x), x - xm], axis=1) * np.sqrt(bw)[:, None]
+            sol, *_ = np.linalg.lstsq(A, y * np.sqrt(bw), rcond=None)
+            s_new = float(np.clip(sol[1], -MAX_DRIFT, MAX_DRIFT))
+            d0, s = float(sol[0] - s_new * xm), s_new
+        else:
+            d0 = float(np.average(y - s * x, weights=bw))
+    resid = y - (d0 + s * x)
+    return LineFit(delta=float(d0), slope=float(s), inliers=np.abs(resid) <= tol,
+                   residuals=resid, n_lines_tried=max(1, len(lines)))
+
+
+def significance(n: int, k: int, p0: float, n_lines: int) -> float:
+    """Confidence that ``k`` of ``n`` windows agreeing with a line is not chance.
+
+    Each window of an unrelated pair lands within the agreement band with probability
+    ``p0``; the tail P[Binomial(n, p0) >= k] is multiplied by the number of lines tried.
+    """
+    if n <= 0 or k <= 0:
+        return 0.0
+    tail = 0.0
+    for j in range(k, n + 1):
+        tail += comb(n, j) * p0 ** j * (1 - p0) ** (n - j)
+    return float(max(0.0, 1.0 - min(1.0, tail * n_lines)))
+
+
+# --------------------------------------------------------------------------- the pair
+
+
+@dataclass
+class SyncResult:
+    """Everything the core learns about one (reference, source) pair."""
+
+    delta_seconds: float
+    drift_slope: float
+    confidence: float
+    overlap_in_reference: tuple[float, float]
+    overlap_in_source: tuple[float, float]
+    n_windows: int
+    n_agree: int
+    residual_ms: float  # median |residual| of agreeing windows
+    spread_ms: float  # inter-quartile range of agreeing residuals
+    correlation: float  # median |ncc| of agreeing windows
+    polarity: int
+    coarse_peak: float
+    coarse_runner_up: float
+    measures: list = field(default_factory=list, repr=False)
+    agree: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def drift_ppm(self) -> float:
+        return self.drift_slope * 1e6
+
+    # Names the original polysync's SyncResult had.
+    @property
+    def n_probes(self) -> int:
+        return self.n_windows
+
+    @property
+    def n_good(self) -> int:
+        return self.n_agree
+
+    @property
+    def coarse_corr(self) -> float:
+        return self.coarse_peak
+
+    fallback = None
+
+
+def overlap_of(delta: float, slope: float, ref_start: float, ref_end: float,
+               src_start: float, src_end: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The common span, in reference time and in source time."""
+    a_ref = max(ref_start, delta + src_start * (1 + slope))
+    b_ref = min(ref_end, delta + src_end * (1 + slope))
+    if b_ref <= a_ref:
+        return (a_ref, a_ref), ((a_ref - delta) / (1 + slope),) * 2
+    return (a_ref, b_ref), ((a_ref - delta) / (1 + slope), (b_ref - delta) / (1 + slope))
+
+
+def slot_length(overlap_seconds: float) -> float:
+    """Analysis window length (s): short overlaps get 1 s windows, long ones 2 s."""
+    return 1.0 if overlap_seconds < 120.0 else 2.0
+
+
+def align_pair(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, rate: int,
+               ref_feat: Optional[np.ndarray] = None, src_feat: Optional[np.ndarray] = None
+               ) -> Optional[SyncResult]:
+    """Align ``src`` to ``ref`` (mono, same ``rate``). Returns the best-supported result,
+    or None if no candidate alignment exists at all. The caller judges ``confidence``.
+    """
+    if ref_feat is None:
+        ref_feat = envelope_feature(speech_envelope(ref, rate))
+    if src_feat is None:
+        src_feat = envelope_feature(speech_envelope(src, rate))
+    hyps = coarse_hypotheses(ref_feat, ref_t0, src_feat, src_t0)
+    ref_end = ref_t0 + len(ref) / rate
+    src_end = src_t0 + len(src) / rate
+    best: Optional[SyncResult] = None
+    for h in hyps:
+        res = _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h)
+        if res is None:
+            continue
+        if best is None or (res.confidence, res.n_agree) > (best.confidence, best.n_agree):
+            best = res
+        if best.confidence >= CONFIDENCE_REQUIRED and best.n_agree >= 8:
+            break
+    if best is not None and len(hyps) > 1:
+        best.coarse_runner_up = max(h.score for h in hyps if h is not hyps[0]) if hyps else 0.0
+    return best
+
+
+def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Optional[SyncResult]:
+    delta, slope = h.delta, h.slope
+    for attempt in range(2):
+        ov_ref, ov_src = overlap_of(delta, slope, ref_t0, ref_end, src_t0, src_end)
+        span = ov_src[1] - ov_src[0]
+        if span < 2.0:
+            return None
+        slot = slot_length(span)
+        starts = window_slots(ov_src[0], ov_src[1] - slot, slot, parity=0)
+        margin = _FINE_MARGIN
+        meas = measure_windows(ref, ref_t0, src, src_t0, rate, starts, slot, delta, slope,
+                               margin=margin)
+        fit = fit_line(meas, prior=(delta - 0.0, slope))
+        if fit is None:
+            return None
+        n, k = len(meas), int(fit.inliers.sum())
+        conf = significance(n, k, p0=_AGREE_TOL / margin, n_lines=fit.n_lines_tried)
+        delta, slope = fit.delta, fit.slope
+        if k < 3:
+            break
+        # A second pass re-centres the windows on the refined line and grows the overlap if the
+        # coarse estimate cut it short.
+        if attempt == 0 and conf >= CONFIDENCE_REQUIRED:
+            continue
+        break
+    ov_ref, ov_src = overlap_of(delta, slope, ref_t0, ref_end, src_t0, src_end)
+    agree = fit.inliers
+    r = fit.residuals[agree] * 1000.0
+    nccs = np.array([abs(m.ncc) for m, a in zip(meas, agree) if a])
+    pol = np.array([m.polarity for m, a in zip(meas, agree) if a])
+    return SyncResult(
+        delta_seconds=delta, drift_slope=slope, confidence=conf,
+        overlap_in_reference=ov_ref, overlap_in_source=ov_src,
+        n_windows=n, n_agree=k,
+        residual_ms=float(np.median(np.abs(r))) if r.size else float("nan"),
+        spread_ms=float(np.subtract(*np.percentile(r, [75, 25]))) if r.size else float("nan"),
+        correlation=float(np.median(nccs)) if nccs.size else 0.0,
+        polarity=int(np.sign(pol.sum())) if pol.size else 1,
+        coarse_peak=h.peak, coarse_runner_up=0.0, measures=meas, agree=agree)

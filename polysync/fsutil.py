@@ -1,0 +1,61 @@
+"""Atomic output: a file appears whole under its final name, or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; on success it is renamed onto ``final``.
+
+    On any exception the temporary file is removed and ``final`` is left as it was.
+    Raises :class:`OutputError` when the folder cannot be written.
+    """
+    final = Path(final)
+    folder = final.parent if str(final.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError("folder does not exist", folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write here ({exc.strerror or exc})", folder) from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write_text(final: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``final`` atomically, flushed to disk."""
+    with atomic_path(final) as tmp:
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise OutputError(f"cannot write ({exc.strerror or exc})", final) from None
+
+
+def check_writable_dir(folder: str | os.PathLike) -> None:
+    """Raise :class:`OutputError` unless ``folder`` exists and a file can be created in it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise OutputError("folder does not exist", folder)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write here ({exc.strerror or exc})", folder) from None

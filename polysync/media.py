@@ -1,0 +1,338 @@
+"""The media layer: the only code that opens containers (PyAV), and the ffmpeg locator.
+
+Files are always opened read-only. Audio is decoded in one streaming pass over a file, every
+audio stream at once, resampled to a low analysis rate and kept per channel as float16, so a
+3-hour file costs ~86 MB per channel at 4 kHz instead of ~2 GB at 48 kHz.
+
+Time: ``t_src`` is the file's presentation time, 0 at the container's start time (what ffmpeg
+and editors call the start of the file). A decoded track's sample ``k`` sits at
+``t_src = track.t0 + k / track.rate``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .errors import MediaError
+
+ANALYSIS_RATE = 4000
+"""Sample rate (Hz) of the arrays the correlation core works on."""
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream of a container. ``audio_index`` counts audio streams only (0 = first)."""
+
+    index: int
+    kind: str  # "audio", "video", "data", "subtitle"
+    codec: str
+    duration: Optional[float]
+    audio_index: Optional[int] = None
+    sample_rate: Optional[int] = None
+    channels: Optional[int] = None
+    fps: Optional[Fraction] = None
+    width: Optional[int] = None
+    height: Optional[int] = None
+    rotation: int = 0
+    timecode: Optional[str] = None
+    start: float = 0.0  # first timestamp relative to the container start, seconds
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a probe learns about a file, without decoding its media."""
+
+    path: Path
+    size: int
+    format: str
+    duration: float
+    streams: tuple[StreamInfo, ...]
+    timecode: Optional[str] = None
+
+    @property
+    def audio_streams(self) -> list[StreamInfo]:
+        return [s for s in self.streams if s.kind == "audio"]
+
+    @property
+    def video(self) -> Optional[StreamInfo]:
+        """The main video stream (the first one), or None for audio-only files."""
+        return next((s for s in self.streams if s.kind == "video"), None)
+
+
+@dataclass
+class AudioTrack:
+    """One decoded audio stream at the analysis rate.
+
+    ``samples`` has shape (channels, n), float16, full scale 1.0.
+    """
+
+    audio_index: int
+    stream_index: int
+    codec: str
+    source_rate: int
+    rate: int
+    t0: float
+    samples: np.ndarray = field(repr=False)
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[1] / self.rate
+
+
+@dataclass
+class DecodedAudio:
+    """Every audio stream of one file, decoded in one pass."""
+
+    info: MediaInfo
+    tracks: list[AudioTrack]
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise MediaError("file not found", path)
+    if path.is_dir():
+        raise MediaError("is a folder, not a media file", path)
+    if not os.access(path, os.R_OK):
+        raise MediaError("cannot read (permission denied)", path)
+    try:
+        return av.open(str(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"not a media file ({_ffmpeg_reason(exc)})", path) from None
+    except OSError as exc:
+        raise MediaError(f"cannot read ({exc.strerror or exc})", path) from None
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[0].strip() if text else type(exc).__name__
+
+
+def _seconds(value, time_base) -> Optional[float]:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Describe ``path``: streams, codecs, durations, rates, fps, rotation, timecode.
+
+    Raises :class:`MediaError` for a missing file or one that is not media.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        return _probe_open(path, container)
+    finally:
+        container.close()
+
+
+def _probe_open(path: Path, container) -> MediaInfo:
+    import av
+
+    start = (container.start_time or 0) / av.time_base
+    streams = []
+    audio_count = 0
+    for s in container.streams:
+        kind = s.type or "data"
+        codec = s.codec_context.name if s.codec_context is not None else "unknown"
+        first = _seconds(s.start_time, s.time_base)
+        info = dict(
+            index=s.index,
+            kind=kind,
+            codec=codec,
+            duration=_seconds(s.duration, s.time_base),
+            start=(first - start) if first is not None else 0.0,
+            timecode=(s.metadata or {}).get("timecode"),
+        )
+        if kind == "audio":
+            info.update(audio_index=audio_count, sample_rate=s.codec_context.sample_rate,
+                        channels=s.codec_context.channels)
+            audio_count += 1
+        elif kind == "video":
+            rate = s.average_rate or s.guessed_rate or s.base_rate
+            info.update(fps=Fraction(rate) if rate else None, width=s.codec_context.width,
+                        height=s.codec_context.height, rotation=_rotation(container, s))
+        streams.append(StreamInfo(**info))
+    duration = container.duration / av.time_base if container.duration else max(
+        ((s.duration or 0.0) + s.start for s in streams), default=0.0)
+    if not streams or all(s.kind not in ("audio", "video") for s in streams):
+        raise MediaError("not a media file (no audio or video stream)", path)
+    timecode = (container.metadata or {}).get("timecode") or next(
+        (s.timecode for s in streams if s.timecode), None)
+    return MediaInfo(path=path, size=path.stat().st_size, format=container.format.name,
+                     duration=float(duration), streams=tuple(streams), timecode=timecode)
+
+
+def _rotation(container, stream) -> int:
+    """Display rotation in degrees (0, 90, 180, 270), read from the first decoded frame."""
+    try:
+        for frame in container.decode(stream):
+            rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+            container.seek(0)
+            return rot
+    except Exception:  # a video that cannot be decoded still has audio worth syncing
+        pass
+    return 0
+
+
+ProgressFn = Callable[[float], None]
+
+
+def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
+                 progress: Optional[ProgressFn] = None,
+                 audio_streams: Optional[Sequence[int]] = None) -> DecodedAudio:
+    """Decode every audio stream of ``path`` in one streaming pass, resampled to ``rate``.
+
+    ``audio_streams`` limits decoding to those audio-stream ordinals. ``progress`` is called
+    with the fraction done (0..1) now and then. Timestamp gaps are filled with silence so
+    sample positions stay true to the file's clock.
+
+    Raises :class:`MediaError` when the file has no audio stream or cannot be decoded.
+    """
+    import av
+
+    path = Path(path)
+    container = _open(path)
+    try:
+        info = _probe_open(path, container)
+        wanted = [s for s in info.audio_streams
+                  if audio_streams is None or s.audio_index in audio_streams]
+        if not info.audio_streams:
+            raise MediaError("no audio stream", path)
+        container.seek(0)
+        av_streams = [container.streams[s.index] for s in wanted]
+        for s in container.streams:
+            if s not in av_streams:  # the demuxer then skips video packets instead of reading them
+                s.discard = type(s.discard).all
+        start = (container.start_time or 0) / av.time_base
+        accs = {s.index: _TrackBuilder(s, rate, start, info.duration) for s in av_streams}
+        last_report = -1.0
+        try:
+            for packet in container.demux(*av_streams):
+                acc = accs[packet.stream.index]
+                for frame in packet.decode():
+                    acc.add(frame)
+                if progress is not None and packet.pts is not None and info.duration > 0:
+                    done = min(1.0, float(packet.pts * packet.time_base) / info.duration)
+                    if done - last_report >= 0.02:
+                        progress(done)
+                        last_report = done
+        except av.error.FFmpegError as exc:
+            if not any(a.n for a in accs.values()):
+                raise MediaError(f"cannot decode audio ({_ffmpeg_reason(exc)})", path) from None
+            # A truncated tail (recording cut by a full card) still syncs on what was read.
+        tracks = [accs[s.index].finish(s.audio_index) for s in wanted]
+        tracks = [t for t in tracks if t is not None]
+        if not tracks:
+            raise MediaError("audio stream has no decodable samples", path)
+        if progress is not None:
+            progress(1.0)
+        return DecodedAudio(info=info, tracks=tracks)
+    finally:
+        container.close()
+
+
+class _TrackBuilder:
+    """Accumulates one stream's frames at the analysis rate, in float16, gap-aware."""
+
+    def __init__(self, stream, rate: int, container_start: float, duration: float):
+        self.stream = stream
+        self.rate = rate
+        self.start = container_start
+        self.resampler = None
+        self.buf: Optional[np.ndarray] = None
+        self.n = 0
+        self.t0: Optional[float] = None
+        self.next_in: Optional[float] = None  # expected time of the next input sample
+        self.in_rate = stream.codec_context.sample_rate or 48000
+        self.expect = int(max(duration, 1.0) * rate * 1.01) + rate
+        self.layout = None
+
+    def add(self, frame) -> None:
+        import av
+
+        t = None if frame.pts is None else float(frame.pts * frame.time_base) - self.start
+        if self.resampler is None:
+            self.layout = frame.layout.name
+            self.in_rate = frame.sample_rate
+            self.resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=self.rate)
+            self.t0 = t if t is not None else 0.0
+            self.next_in = self.t0
+        elif t is not None and self.next_in is not None:
+            gap = t - self.next_in
+            if gap > 0.002:  # a hole in the timestamps: keep the clock true with silence
+                self._push_silence(int(round(gap * self.in_rate)), frame)
+        for out in self.resampler.resample(frame):
+            self._append(out.to_ndarray())
+        self.next_in = (t if t is not None else self.next_in) + frame.samples / frame.sample_rate
+
+    def _push_silence(self, n: int, like) -> None:
+        import av
+
+        while n > 0:
+            m = min(n, 65536)
+            zeros = np.zeros((len(like.layout.channels), m), dtype=np.float32)
+            silent = av.AudioFrame.from_ndarray(zeros, format="fltp", layout=like.layout.name)
+            silent.sample_rate = like.sample_rate
+            for out in self.resampler.resample(silent):
+                self._append(out.to_ndarray())
+            n -= m
+
+    def _append(self, chunk: np.ndarray) -> None:
+        chunk = np.asarray(chunk, dtype=np.float32)
+        if chunk.ndim == 1:
+            chunk = chunk[None, :]
+        m = chunk.shape[1]
+        if self.buf is None:
+            self.buf = np.zeros((chunk.shape[0], max(self.expect, m)), dtype=np.float16)
+        if self.n + m > self.buf.shape[1]:
+            grown = np.zeros((self.buf.shape[0], max(2 * self.buf.shape[1], self.n + m)),
+                             dtype=np.float16)
+            grown[:, : self.n] = self.buf[:, : self.n]
+            self.buf = grown
+        np.clip(chunk, -4.0, 4.0, out=chunk)
+        self.buf[:, self.n: self.n + m] = chunk
+        self.n += m
+
+    def finish(self, audio_index: int) -> Optional[AudioTrack]:
+        if self.resampler is not None:
+            for out in self.resampler.resample(None):
+                self._append(out.to_ndarray())
+        if self.buf is None or self.n == 0:
+            return None
+        samples = self.buf[:, : self.n]
+        if self.n < self.buf.shape[1] * 0.9:
+            samples = samples.copy()
+        self.buf = None
+        return AudioTrack(audio_index=audio_index, stream_index=self.stream.index,
+                          codec=self.stream.codec_context.name, source_rate=self.in_rate,
+                          rate=self.rate, t0=float(self.t0 or 0.0), samples=samples)
+
+
+def find_ffmpeg() -> str:
+    """The ffmpeg binary for rendering: ``$POLYSYNC_FFMPEG``, then PATH, then imageio-ffmpeg's."""
+    env = os.environ.get("POLYSYNC_FFMPEG")
+    if env:
+        return env
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        raise MediaError(f"no ffmpeg found: set POLYSYNC_FFMPEG or install imageio-ffmpeg ({exc})")

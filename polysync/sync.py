@@ -1,0 +1,235 @@
+"""File-level sync: decode each file once, align every source to the reference, write sidecars."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from .align import SyncResult, align_pair
+from .channels import Candidate, candidates_for_track, rank
+from .core import check_result
+from .errors import MediaError, PolysyncError, UsageError
+from .fsutil import check_writable_dir
+from .media import MediaInfo, decode_audio
+from .sidecar import Sidecar, load_sidecar, media_info_dict, save_sidecar, sidecar_path
+
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass
+class FileAnalysis:
+    """A decoded file: its probe and its live mono candidates, most speech-like first."""
+
+    path: Path
+    info: MediaInfo
+    candidates: list[Candidate]
+    streams: list[dict] = field(default_factory=list)  # activity of every candidate, for reports
+
+
+def analyse_file(path: str | os.PathLike, progress: Optional[Callable[[float], None]] = None,
+                 audio_streams: Optional[Sequence[int]] = None) -> FileAnalysis:
+    """Decode ``path`` once and judge its audio. Raises :class:`MediaError` if all is silent."""
+    path = Path(path)
+    decoded = decode_audio(path, progress=progress, audio_streams=audio_streams)
+    info = decoded.info
+    cands: list[Candidate] = []
+    for track in decoded.tracks:
+        cands += candidates_for_track(track.samples, track.rate, track.t0, track.audio_index)
+    del decoded
+    cands = rank(cands)
+    streams = [{"audio_stream": c.audio_stream, "channel": c.channel,
+                **{k: round(v, 2) if isinstance(v, float) else v for k, v in c.stats.items()}}
+               for c in cands]
+    if not any(c.alive for c in cands):
+        raise MediaError("audio is silent (no audio stream carries sound)", path)
+    # Dead candidates stay only as statistics: their samples are not needed again.
+    return FileAnalysis(path=path, info=info, candidates=[c for c in cands if c.alive],
+                        streams=streams)
+
+
+@dataclass
+class PairAlignment:
+    """The best alignment of a source to the reference, and the candidates that gave it."""
+
+    result: SyncResult
+    ref_candidate: Candidate
+    src_candidate: Candidate
+
+
+def align_files(ref: FileAnalysis, src: FileAnalysis, max_pairs: int = 6) -> PairAlignment:
+    """Try the live candidates of both files; keep the most confident alignment.
+
+    Raises :class:`SyncRefused` when none is confident (unrelated recordings, no overlap).
+    """
+    best: Optional[PairAlignment] = None
+    pairs = [(rc, sc) for rc in ref.candidates[:2] for sc in src.candidates[:3]][:max_pairs]
+    for rc, sc in pairs:
+        res = align_pair(rc.signal, rc.t0, sc.signal, sc.t0, rc.rate, rc.feature, sc.feature)
+        if res is None:
+            continue
+        key = (res.confidence, res.n_agree, res.correlation)
+        if best is None or key > (best.result.confidence, best.result.n_agree,
+                                  best.result.correlation):
+            best = PairAlignment(res, rc, sc)
+    check_result(best.result if best else None, path=src.path)
+    return best
+
+
+@dataclass
+class SyncOutcome:
+    """What happened to one source: a written sidecar, or the reason it was refused."""
+
+    path: Path
+    sidecar: Optional[Path] = None
+    result: Optional[SyncResult] = None
+    alignment: Optional[PairAlignment] = None
+    error: Optional[PolysyncError] = None
+    analysis: Optional[FileAnalysis] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SyncReport:
+    reference: Path
+    reference_sidecar: Optional[Path]
+    reference_analysis: FileAnalysis
+    outcomes: list[SyncOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+
+def _relpath(target: Path, start: Path) -> str:
+    try:
+        return os.path.relpath(target.resolve(), start.resolve())
+    except ValueError:  # another drive on Windows
+        return str(target.resolve())
+
+
+def make_sidecar(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment,
+                 where: Path) -> Sidecar:
+    """The sidecar of ``src`` synced to ``ref``, to be written at ``where``."""
+    r = pa.result
+    return Sidecar(
+        source=src.path.name, reference=ref.path.name,
+        delta_seconds=r.delta_seconds, drift_slope=r.drift_slope,
+        overlap_in_reference=r.overlap_in_reference, overlap_in_source=r.overlap_in_source,
+        audio_stream=pa.src_candidate.audio_stream,
+        reference_audio_stream=pa.ref_candidate.audio_stream,
+        confidence=r.confidence,
+        quality={"windows": r.n_windows, "agreeing": r.n_agree,
+                 "residual_ms": round(r.residual_ms, 4), "spread_ms": round(r.spread_ms, 4),
+                 "correlation": round(r.correlation, 4), "polarity": r.polarity,
+                 "channel": pa.src_candidate.channel,
+                 "reference_channel": pa.ref_candidate.channel},
+        source_info=media_info_dict(src.info.size, src.info.duration),
+        reference_info=media_info_dict(ref.info.size, ref.info.duration),
+        reference_path=_relpath(ref.path, where.parent),
+    )
+
+
+def reference_sidecar(ref: FileAnalysis, where: Path) -> Sidecar:
+    """The reference's own sidecar: delta 0 over its whole span."""
+    best = ref.candidates[0]
+    span = (0.0, round(ref.info.duration, 6))
+    return Sidecar(
+        source=ref.path.name, reference=ref.path.name, delta_seconds=0.0, drift_slope=0.0,
+        overlap_in_reference=span, overlap_in_source=span, audio_stream=best.audio_stream,
+        reference_audio_stream=best.audio_stream, confidence=1.0,
+        quality={"channel": best.channel, "role": "reference"},
+        source_info=media_info_dict(ref.info.size, ref.info.duration),
+        reference_info=media_info_dict(ref.info.size, ref.info.duration),
+        reference_path=_relpath(ref.path, where.parent),
+    )
+
+
+def _may_write_reference(path: Path) -> bool:
+    """A reference sidecar never overwrites one that places the file on another reference."""
+    if not path.exists():
+        return True
+    try:
+        existing = load_sidecar(path)
+    except PolysyncError:
+        return True  # corrupt: replace it
+    return existing.is_reference
+
+
+def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,
+                progress: Optional[ProgressFn] = None) -> list[FileAnalysis | PolysyncError]:
+    """Decode every file once, in parallel across cores (PyAV releases the GIL while decoding)."""
+    workers = max(1, min(len(paths), jobs or os.cpu_count() or 1))
+
+    def one(p: Path):
+        try:
+            cb = (lambda f, p=p: progress(str(p), f)) if progress else None
+            return analyse_file(p, progress=cb)
+        except PolysyncError as exc:
+            return exc
+
+    if workers == 1:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, paths))
+
+
+def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike] | str,
+               sidecar_dir: str | os.PathLike | None = None, partial: bool = False,
+               jobs: Optional[int] = None, progress: Optional[ProgressFn] = None,
+               write: bool = True) -> SyncReport:
+    """Align each of ``sources`` to ``reference`` and write ``<source>.sync.json`` sidecars.
+
+    A source that cannot be aligned with confidence gets no sidecar: its outcome carries the
+    error. The reference gets its own sidecar (delta 0) unless it already has one that places
+    it on another reference. ``partial`` is accepted for compatibility (partial coverage is
+    always detected). Raises for a bad reference or an unwritable sidecar location.
+    """
+    ref_path = Path(reference)
+    src_paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
+    if not src_paths:
+        raise UsageError("give at least one source to sync to the reference")
+    seen = set()
+    for p in [ref_path, *src_paths]:
+        if not p.exists():
+            raise MediaError("file not found", p)
+        key = p.resolve()
+        if key in seen:
+            raise UsageError("the same file is given twice", p)
+        seen.add(key)
+    if write:
+        for folder in {sidecar_path(p, sidecar_dir).parent for p in [ref_path, *src_paths]}:
+            check_writable_dir(folder)
+
+    analyses = analyse_all([ref_path, *src_paths], jobs=jobs, progress=progress)
+    ref = analyses[0]
+    if isinstance(ref, PolysyncError):
+        raise ref
+    outcomes = []
+    for path, an in zip(src_paths, analyses[1:]):
+        if isinstance(an, PolysyncError):
+            outcomes.append(SyncOutcome(path=path, error=an))
+            continue
+        try:
+            pa = align_files(ref, an)
+        except PolysyncError as exc:
+            outcomes.append(SyncOutcome(path=path, error=exc, analysis=an))
+            continue
+        out = SyncOutcome(path=path, result=pa.result, alignment=pa, analysis=an)
+        if write:
+            where = sidecar_path(path, sidecar_dir)
+            out.sidecar = save_sidecar(make_sidecar(ref, an, pa, where), where)
+        outcomes.append(out)
+
+    ref_sc = None
+    if write and any(o.ok for o in outcomes):
+        where = sidecar_path(ref_path, sidecar_dir)
+        if _may_write_reference(where):
+            ref_sc = save_sidecar(reference_sidecar(ref, where), where)
+    return SyncReport(reference=ref_path, reference_sidecar=ref_sc, reference_analysis=ref,
+                      outcomes=outcomes)

@@ -1,0 +1,126 @@
+"""``verify``: an independent check of a sidecar on audio that sync did not use.
+
+Sync measures windows in the even slots of the overlap; verify measures the odd slots, holds
+the sidecar's line fixed (nothing is fitted, so nothing can be fitted to noise) and asks how
+many windows land on it, how far off they are, and how strongly they correlate.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from . import __version__
+from .align import (CONFIDENCE_REQUIRED, _AGREE_TOL, _FINE_MARGIN, measure_windows,
+                    significance, slot_length, window_slots)
+from .errors import CorruptFileError, VerifyFailed
+from .sidecar import Sidecar, check_fresh, load_sidecar, save_sidecar, sidecar_path
+from .sync import FileAnalysis, analyse_file
+
+PASS_MEDIAN_MS = 1.0
+"""Largest |median residual| (ms) that passes."""
+
+
+@dataclass
+class VerifyReport:
+    source: Path
+    sidecar_path: Path
+    passed: bool
+    median_residual_ms: float
+    spread_ms: float
+    correlation: float
+    windows: int
+    agreeing: int
+    confidence: float
+
+    def as_verification(self) -> dict:
+        """The sidecar's ``verification`` object (the original's keys first)."""
+        return {
+            "median_residual_ms": _r(self.median_residual_ms),
+            "residual_spread_ms": _r(self.spread_ms),
+            "probe_count": self.windows,
+            "drift_applied": True,
+            "passed": self.passed,
+            "agreeing": self.agreeing,
+            "correlation": _r(self.correlation),
+            "confidence": _r(self.confidence, 6),
+            "verified_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "tool_version": __version__,
+        }
+
+
+def _r(v: float, nd: int = 3):
+    return None if v is None or not np.isfinite(v) else round(float(v), nd)
+
+
+def _candidate(an: FileAnalysis, channel: Optional[str]):
+    for c in an.candidates:
+        if channel is None or c.channel == channel:
+            return c
+    return an.candidates[0]
+
+
+def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
+    """Measure the odd-slot windows against the sidecar's line. Pure given the analyses."""
+    rc = _candidate(ref, sc.quality.get("reference_channel"))
+    cc = _candidate(src, sc.quality.get("channel"))
+    a, b = sc.overlap_in_source
+    slot = slot_length(b - a)
+    starts = window_slots(a, b - slot, slot, parity=1)
+    meas = measure_windows(rc.signal, rc.t0, cc.signal, cc.t0, rc.rate, starts, slot,
+                           sc.delta_seconds, sc.drift_slope)
+    resid = np.array([m.t_ref - sc.to_ref(m.t_src) for m in meas]) * 1000.0
+    agree = np.abs(resid) <= _AGREE_TOL * 1000.0
+    n, k = len(meas), int(agree.sum())
+    conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=1)
+    r = resid[agree]
+    return {
+        "windows": n, "agreeing": k, "confidence": conf,
+        "median_residual_ms": float(np.median(r)) if r.size else float("nan"),
+        "spread_ms": float(np.subtract(*np.percentile(r, [75, 25]))) if r.size else float("nan"),
+        "correlation": float(np.median([abs(m.ncc) for m, g in zip(meas, agree) if g]))
+        if k else 0.0,
+    }
+
+
+def verify_files(reference: str | os.PathLike, source: str | os.PathLike,
+                 sidecar: str | os.PathLike | None = None,
+                 sidecar_dir: str | os.PathLike | None = None, write: bool = True
+                 ) -> VerifyReport:
+    """Check ``source``'s sidecar against the audio; record the result in the sidecar.
+
+    Raises :class:`CorruptFileError` for a missing, corrupt or stale sidecar. A FAIL is a
+    report with ``passed=False`` (the CLI exits 1), not an exception.
+    """
+    reference, source = Path(reference), Path(source)
+    sc_path = Path(sidecar) if sidecar is not None else sidecar_path(source, sidecar_dir)
+    sc = load_sidecar(sc_path)
+    if sc.is_reference:
+        raise CorruptFileError(f"this is the reference's own sidecar; verify a source against "
+                               f"{sc.reference}", sc_path)
+    if sc.reference != reference.name:
+        raise CorruptFileError(f"sidecar was synced to {sc.reference}, not {reference.name}",
+                               sc_path)
+    src = analyse_file(source, audio_streams=None if sc.audio_stream is None else [sc.audio_stream])
+    check_fresh(sc, source, src.info.duration, sc_path)
+    ref_streams = None if sc.reference_audio_stream is None else [sc.reference_audio_stream]
+    ref = analyse_file(reference, audio_streams=ref_streams)
+    m = check_alignment(ref, src, sc)
+    passed = (m["confidence"] >= CONFIDENCE_REQUIRED and m["agreeing"] >= 3
+              and abs(m["median_residual_ms"]) <= PASS_MEDIAN_MS)
+    report = VerifyReport(source=source, sidecar_path=sc_path, passed=bool(passed),
+                          median_residual_ms=m["median_residual_ms"], spread_ms=m["spread_ms"],
+                          correlation=m["correlation"], windows=m["windows"],
+                          agreeing=m["agreeing"], confidence=m["confidence"])
+    if write:
+        sc.verification = report.as_verification()
+        save_sidecar(sc, sc_path)
+    return report
+
+
+__all__ = ["verify_files", "VerifyReport", "VerifyFailed", "check_alignment"]
