@@ -201,3 +201,6 @@ def run():  # pragma: no cover - console entry for python -m
 
 
 __all__ = ["main", "fail_cleanly", "table", "Progress", "EXIT_USAGE"]
+
+
+# Commands that live in their own modules register here, one line each.
