@@ -39,6 +39,9 @@ class PolysyncError(Exception):
         self.message = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
+    def __reduce__(self):  # keep message and path apart across processes
+        return (type(self), (self.message, self.path))
+
 
 class MediaError(PolysyncError):
     """A media file is missing, unreadable, not media, or has no usable audio."""

@@ -246,55 +246,66 @@ def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
 
 
 class _TrackBuilder:
-    """Accumulates one stream's frames at the analysis rate, in float16, gap-aware."""
+    """Accumulates one stream at the analysis rate, in float16, through an ffmpeg filter graph.
+
+    ``aresample`` with ``async`` fills timestamp holes with silence (so sample positions stay
+    true to the file's clock) and ``asetnsamples`` hands back large blocks, keeping the
+    per-frame Python work to one push.
+    """
+
+    BLOCK = 1 << 16
 
     def __init__(self, stream, rate: int, container_start: float, duration: float):
         self.stream = stream
         self.rate = rate
         self.start = container_start
-        self.resampler = None
+        self.graph = None
         self.buf: Optional[np.ndarray] = None
         self.n = 0
         self.t0: Optional[float] = None
-        self.next_in: Optional[float] = None  # expected time of the next input sample
         self.in_rate = stream.codec_context.sample_rate or 48000
         self.expect = int(max(duration, 1.0) * rate * 1.01) + rate
-        self.layout = None
+
+    def _build(self, frame) -> None:
+        import av
+
+        g = av.filter.Graph()
+        src = g.add_abuffer(format=frame.format.name, sample_rate=frame.sample_rate,
+                            layout=frame.layout.name, time_base=frame.time_base)
+        chain = [src,
+                 g.add("aresample", f"{self.rate}:async=1:min_hard_comp=0.005:first_pts=0"),
+                 g.add("aformat", "sample_fmts=fltp"),
+                 g.add("asetnsamples", f"n={self.BLOCK}:p=0"),
+                 g.add("abuffersink")]
+        for a, b in zip(chain, chain[1:]):
+            a.link_to(b)
+        g.configure()
+        self.graph = g
 
     def add(self, frame) -> None:
-        import av
-
-        t = None if frame.pts is None else float(frame.pts * frame.time_base) - self.start
-        if self.resampler is None:
-            self.layout = frame.layout.name
+        if self.graph is None:
             self.in_rate = frame.sample_rate
-            self.resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=self.rate)
-            self.t0 = t if t is not None else 0.0
-            self.next_in = self.t0
-        elif t is not None and self.next_in is not None:
-            gap = t - self.next_in
-            if gap > 0.002:  # a hole in the timestamps: keep the clock true with silence
-                self._push_silence(int(round(gap * self.in_rate)), frame)
-        for out in self.resampler.resample(frame):
-            self._append(out.to_ndarray())
-        self.next_in = (t if t is not None else self.next_in) + frame.samples / frame.sample_rate
+            self.t0 = (float(frame.pts * frame.time_base) - self.start) if frame.pts is not None else 0.0
+            # Timestamps are rebased so the first sample is at 0: aresample then never pads
+            # the start, and t0 carries the true position at the source rate's precision.
+            self.pts0 = frame.pts or 0
+            self._build(frame)
+        if frame.pts is not None:
+            frame.pts -= self.pts0
+        self.graph.push(frame)
+        self._drain()
 
-    def _push_silence(self, n: int, like) -> None:
+    def _drain(self) -> None:
         import av
 
-        while n > 0:
-            m = min(n, 65536)
-            zeros = np.zeros((len(like.layout.channels), m), dtype=np.float32)
-            silent = av.AudioFrame.from_ndarray(zeros, format="fltp", layout=like.layout.name)
-            silent.sample_rate = like.sample_rate
-            for out in self.resampler.resample(silent):
-                self._append(out.to_ndarray())
-            n -= m
+        while True:
+            try:
+                out = self.graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            self._append(out.to_ndarray())
 
     def _append(self, chunk: np.ndarray) -> None:
-        chunk = np.asarray(chunk, dtype=np.float32)
-        if chunk.ndim == 1:
-            chunk = chunk[None, :]
         m = chunk.shape[1]
         if self.buf is None:
             self.buf = np.zeros((chunk.shape[0], max(self.expect, m)), dtype=np.float16)
@@ -308,9 +319,9 @@ class _TrackBuilder:
         self.n += m
 
     def finish(self, audio_index: int) -> Optional[AudioTrack]:
-        if self.resampler is not None:
-            for out in self.resampler.resample(None):
-                self._append(out.to_ndarray())
+        if self.graph is not None:
+            self.graph.push(None)
+            self._drain()
         if self.buf is None or self.n == 0:
             return None
         samples = self.buf[:, : self.n]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -44,7 +44,7 @@ def analyse_file(path: str | os.PathLike, progress: Optional[Callable[[float], N
                 **{k: round(v, 2) if isinstance(v, float) else v for k, v in c.stats.items()}}
                for c in cands]
     if not any(c.alive for c in cands):
-        raise MediaError("audio is silent (no audio stream carries sound)", path)
+        raise MediaError("audio is silent (no stream carries more than steady noise)", path)
     # Dead candidates stay only as statistics: their samples are not needed again.
     return FileAnalysis(path=path, info=info, candidates=[c for c in cands if c.alive],
                         streams=streams)
@@ -161,22 +161,64 @@ def _may_write_reference(path: Path) -> bool:
     return existing.is_reference
 
 
+_progress_queue = None
+
+
+def _init_worker(queue) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+def _analyse_in_worker(path: Path):
+    def report(frac: float) -> None:
+        if _progress_queue is not None:
+            _progress_queue.put((str(path), frac))
+
+    try:
+        return analyse_file(path, progress=report)
+    except PolysyncError as exc:
+        return exc
+
+
 def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,
                 progress: Optional[ProgressFn] = None) -> list[FileAnalysis | PolysyncError]:
-    """Decode every file once, in parallel across cores (PyAV releases the GIL while decoding)."""
+    """Decode every file once; several files at a time in worker processes (one per core).
+
+    Returns, per path, its analysis or the :class:`PolysyncError` that stopped it.
+    """
     workers = max(1, min(len(paths), jobs or os.cpu_count() or 1))
-
-    def one(p: Path):
-        try:
-            cb = (lambda f, p=p: progress(str(p), f)) if progress else None
-            return analyse_file(p, progress=cb)
-        except PolysyncError as exc:
-            return exc
-
     if workers == 1:
-        return [one(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, paths))
+        out = []
+        for p in paths:
+            try:
+                cb = (lambda f, p=p: progress(str(p), f)) if progress else None
+                out.append(analyse_file(p, progress=cb))
+            except PolysyncError as exc:
+                out.append(exc)
+        return out
+    import multiprocessing as mp
+    import threading
+
+    ctx = mp.get_context()
+    queue = ctx.SimpleQueue()
+
+    def relay() -> None:
+        while True:
+            item = queue.get()
+            if item is None:
+                return
+            if progress is not None:
+                progress(*item)
+
+    relay_thread = threading.Thread(target=relay, daemon=True)
+    relay_thread.start()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(queue,)) as pool:
+            return list(pool.map(_analyse_in_worker, paths))
+    finally:
+        queue.put(None)
+        relay_thread.join(timeout=5)
 
 
 def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike] | str,
