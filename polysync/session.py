@@ -22,6 +22,11 @@ class Angle:
     info: MediaInfo
     sidecar: Sidecar
     name: str
+    angle: str = ""  # the camera this clip belongs to; several clips may share one angle
+
+    def __post_init__(self):
+        if not self.angle:
+            self.angle = self.name
 
     @property
     def start(self) -> float:
