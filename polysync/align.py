@@ -43,6 +43,7 @@ CONFIDENCE_REQUIRED = 0.999
 _BAND = (120.0, 1900.0)
 _FINE_MARGIN = 0.080  # s, search half-width around the coarse prediction
 _AGREE_TOL = 0.0015  # s, a window agrees with a line within this
+_TALKER_BAND = 0.012  # s, path differences between talkers considered (about 4 m)
 
 
 # --------------------------------------------------------------------------- envelopes
@@ -367,6 +368,7 @@ class LineFit:
     inliers: np.ndarray  # boolean mask over the measures
     residuals: np.ndarray  # seconds, all measures
     n_lines_tried: int
+    clusters: int = 1  # talker clusters averaged (see _across_talkers)
 
 
 def fit_line(measures: Sequence[WindowMeasure], prior: Optional[tuple[float, float]] = None,
@@ -412,9 +414,53 @@ def fit_line(measures: Sequence[WindowMeasure], prior: Optional[tuple[float, flo
             d0, s = float(sol[0] - s_new * xm), s_new
         else:
             d0 = float(np.average(y - s * x, weights=bw))
-    resid = y - (d0 + s * x)
-    return LineFit(delta=float(d0), slope=float(s), inliers=np.abs(resid) <= tol,
-                   residuals=resid, n_lines_tried=max(1, len(lines)))
+    inliers = np.abs(y - (d0 + s * x)) <= tol
+    d0, s, n_clusters = _across_talkers(x, y, wgt, d0, s, inliers)
+    return LineFit(delta=float(d0), slope=float(s), inliers=inliers,
+                   residuals=y - (d0 + s * x), n_lines_tried=max(1, len(lines)),
+                   clusters=n_clusters)
+
+
+def _across_talkers(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, d0: float, s: float,
+                    inliers: np.ndarray) -> tuple[float, float, int]:
+    """Refine a consensus line when talkers sit at different distances from the two mics.
+
+    Each talker's sound reaches the two mics with its own path difference, so the windows
+    form parallel clusters a few ms apart around the true clock offset. The clusters
+    (residual groups within ``_TALKER_BAND`` of the line, split at gaps > 0.8 ms) share one
+    drift slope but get their own intercept (a fixed-effects fit, so a change of talker over
+    time does not pass for drift); the offset is their average weighted by windows.
+    Returns (delta, slope, number of clusters used).
+    """
+    r = y - (d0 + s * x)
+    band = np.flatnonzero(np.abs(r) <= _TALKER_BAND)
+    min_size = max(3, int(0.08 * inliers.sum()))
+    if len(band) < min_size:
+        return d0, s, 1
+    order = band[np.argsort(r[band])]
+    groups, current = [], [order[0]]
+    for a, b in zip(order, order[1:]):
+        if r[b] - r[a] > 0.0008:
+            groups.append(current)
+            current = []
+        current.append(b)
+    groups.append(current)
+    groups = [np.array(g) for g in groups if len(g) >= min_size]
+    if len(groups) <= 1 or np.ptp(x[np.concatenate(groups)]) <= 0:
+        return d0, s, 1
+    idx = np.concatenate(groups)
+    A = np.zeros((len(idx), 1 + len(groups)))
+    A[:, 0] = x[idx]
+    row = 0
+    for k, g in enumerate(groups):
+        A[row: row + len(g), 1 + k] = 1.0
+        row += len(g)
+    sw = np.sqrt(wgt[idx])
+    sol, *_ = np.linalg.lstsq(A * sw[:, None], y[idx] * sw, rcond=None)
+    slope = float(np.clip(sol[0], -MAX_DRIFT, MAX_DRIFT))
+    sizes = np.array([len(g) for g in groups], dtype=float)
+    delta = float(np.average(sol[1:], weights=sizes))
+    return delta, slope, len(groups)
 
 
 def significance(n: int, k: int, p0: float, n_lines: int) -> float:

@@ -1,8 +1,8 @@
 """``verify``: an independent check of a sidecar on audio that sync did not use.
 
-Sync measures windows in the even slots of the overlap; verify measures the odd slots, holds
-the sidecar's line fixed (nothing is fitted, so nothing can be fitted to noise) and asks how
-many windows land on it, how far off they are, and how strongly they correlate.
+Sync measures windows in the even slots of the overlap; verify measures the odd slots, fits
+its own line through them and reports how far that independent estimate is from the sidecar's
+(at the middle of the overlap), how many windows agree, and how strongly they correlate.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from . import __version__
-from .align import (CONFIDENCE_REQUIRED, _AGREE_TOL, _FINE_MARGIN, measure_windows,
+from .align import (CONFIDENCE_REQUIRED, _AGREE_TOL, _FINE_MARGIN, fit_line, measure_windows,
                     significance, slot_length, window_slots)
 from .errors import CorruptFileError, VerifyFailed
 from .sidecar import Sidecar, check_fresh, load_sidecar, save_sidecar, sidecar_path
@@ -66,7 +66,11 @@ def _candidate(an: FileAnalysis, channel: Optional[str]):
 
 
 def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
-    """Measure the odd-slot windows against the sidecar's line. Pure given the analyses."""
+    """Re-measure the alignment on the odd-slot windows and compare it with the sidecar.
+
+    The windows get their own robust fit (the sidecar's line is only a starting guess); the
+    residual is that independent estimate minus the sidecar's, at the middle of the overlap.
+    """
     rc = _candidate(ref, sc.quality.get("reference_channel"))
     cc = _candidate(src, sc.quality.get("channel"))
     a, b = sc.overlap_in_source
@@ -74,16 +78,20 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
     starts = window_slots(a, b - slot, slot, parity=1)
     meas = measure_windows(rc.signal, rc.t0, cc.signal, cc.t0, rc.rate, starts, slot,
                            sc.delta_seconds, sc.drift_slope)
-    resid = np.array([m.t_ref - sc.to_ref(m.t_src) for m in meas]) * 1000.0
-    agree = np.abs(resid) <= _AGREE_TOL * 1000.0
-    n, k = len(meas), int(agree.sum())
-    conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=1)
-    r = resid[agree]
+    fit = fit_line(meas, prior=(sc.delta_seconds, sc.drift_slope))
+    if fit is None:
+        return {"windows": len(meas), "agreeing": 0, "confidence": 0.0,
+                "median_residual_ms": float("nan"), "spread_ms": float("nan"), "correlation": 0.0}
+    n, k = len(meas), int(fit.inliers.sum())
+    conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=fit.n_lines_tried)
+    mid = 0.5 * (a + b)
+    offset = (fit.delta + fit.slope * mid) - (sc.delta_seconds + sc.drift_slope * mid)
+    r = fit.residuals[fit.inliers] * 1000.0
     return {
         "windows": n, "agreeing": k, "confidence": conf,
-        "median_residual_ms": float(np.median(r)) if r.size else float("nan"),
+        "median_residual_ms": offset * 1000.0,
         "spread_ms": float(np.subtract(*np.percentile(r, [75, 25]))) if r.size else float("nan"),
-        "correlation": float(np.median([abs(m.ncc) for m, g in zip(meas, agree) if g]))
+        "correlation": float(np.median([abs(m.ncc) for m, g in zip(meas, fit.inliers) if g]))
         if k else 0.0,
     }
 
