@@ -1,0 +1,148 @@
+"""The media layer on small files written here: probe fields, multi-stream decode, timing."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from polysync.channels import candidates_for_track, rank
+from polysync.errors import MediaError
+from polysync.media import ANALYSIS_RATE, decode_audio, find_ffmpeg, probe
+
+
+def clicks(rate: int, seconds: float, every: float = 1.0, width: int = 24) -> np.ndarray:
+    """Short pulses every ``every`` seconds (float32, 0.6 full scale)."""
+    n = int(rate * seconds)
+    x = np.zeros(n, np.float32)
+    for k in range(int(seconds / every) + 1):
+        i = int(round(k * every * rate))
+        x[i: i + width] = 0.6
+    return x
+
+
+def write(path, streams, video_fps=None, timecode=None):
+    """Write ``streams`` = [(codec, rate, (channels, n) float32 array, pts_gap_at)]."""
+    out = av.open(str(path), "w")
+    if timecode:
+        out.metadata["timecode"] = timecode
+    vs = None
+    if video_fps:
+        vs = out.add_stream("libx264", rate=video_fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+    enc = []
+    for codec, rate, data, gap_at in streams:
+        s = out.add_stream(codec, rate=rate)
+        s.layout = {1: "mono", 2: "stereo", 4: "quad"}[data.shape[0]]
+        enc.append((s, rate, data, gap_at))
+    if vs is not None:
+        for i in range(int(video_fps * 2)):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i % 255, np.uint8), "rgb24")
+            frame.pts = i
+            for p in vs.encode(frame):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    for s, rate, data, gap_at in enc:
+        fmt = "s16" if s.codec_context.name.startswith("pcm") else "fltp"
+        pts = 0
+        for i in range(0, data.shape[1], 1024):
+            block = np.ascontiguousarray(data[:, i: i + 1024])
+            if fmt == "s16":
+                block = (block.T.reshape(1, -1) * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(block, format=fmt, layout=s.layout.name)
+            frame.sample_rate, frame.pts = rate, pts
+            for p in s.encode(frame):
+                out.mux(p)
+            pts += data[:, i: i + 1024].shape[1]
+            if gap_at is not None and i <= gap_at * rate < i + 1024:
+                pts += rate // 2  # a half-second hole in the timestamps
+        for p in s.encode():
+            out.mux(p)
+    out.close()
+
+
+def peak_times(track) -> list[float]:
+    x = np.abs(track.samples.astype(np.float32)).max(axis=0)
+    idx = [i for i in range(1, len(x) - 1) if x[i] > 0.1 and x[i] >= x[i - 1] and x[i] > x[i + 1]]
+    return [round(track.t0 + i / track.rate, 3) for i in idx]
+
+
+def test_probe_reports_streams_fps_and_timecode(tmp_path):
+    f = tmp_path / "cam.mov"
+    live = clicks(48000, 2.0)
+    write(f, [("aac", 48000, np.zeros((2, 96000), np.float32), None),
+              ("pcm_s16le", 44100, clicks(44100, 2.0)[None], None)],
+          video_fps=Fraction(30000, 1001), timecode="01:00:00:00")
+    info = probe(f)
+    assert info.video.fps == Fraction(30000, 1001)
+    assert (info.video.width, info.video.height) == (64, 48)
+    assert [s.audio_index for s in info.audio_streams] == [0, 1]
+    assert [s.sample_rate for s in info.audio_streams] == [48000, 44100]
+    assert [s.channels for s in info.audio_streams] == [2, 1]
+    assert info.timecode == "01:00:00:00"
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+    assert info.size == f.stat().st_size
+    del live
+
+
+def test_one_pass_decodes_every_stream_and_finds_the_live_one(tmp_path):
+    f = tmp_path / "cam.mp4"
+    rng = np.random.default_rng(3)
+    speechy = (rng.standard_normal(48000 * 20) * np.repeat(rng.random(100) > 0.5, 9600) * 0.3)
+    write(f, [("aac", 48000, np.zeros((2, 48000 * 20), np.float32), None),
+              ("aac", 48000, np.stack([speechy, -speechy]).astype(np.float32), None)])
+    dec = decode_audio(f)
+    assert [t.audio_index for t in dec.tracks] == [0, 1]
+    assert all(t.rate == ANALYSIS_RATE for t in dec.tracks)
+    assert dec.tracks[1].duration == pytest.approx(20.0, abs=0.05)
+    cands = rank([c for t in dec.tracks
+                  for c in candidates_for_track(t.samples, t.rate, t.t0, t.audio_index)])
+    best = cands[0]
+    assert best.alive and best.audio_stream == 1
+    assert best.channel == "L-R"  # the inverted pair is combined without cancelling
+    assert not [c for c in cands if c.audio_stream == 0 and c.alive]
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_sample_positions_follow_the_file_clock_across_a_timestamp_gap(tmp_path, rate):
+    f = tmp_path / "gap.mkv"  # Matroska keeps timestamp holes (to the millisecond)
+    write(f, [("pcm_s16le", rate, clicks(rate, 5.5)[None], 2.2)])
+    track = decode_audio(f).tracks[0]
+    # clicks at 0..5 s of samples; the 0.5 s hole after 2.2 s moves the later ones by 0.5 s
+    assert peak_times(track) == pytest.approx([0.0, 1.0, 2.0, 3.5, 4.5, 5.5], abs=0.0015)
+
+
+def test_four_channel_recorder_gives_one_candidate_per_channel(tmp_path):
+    f = tmp_path / "zoom.wav"
+    rng = np.random.default_rng(1)
+    data = np.zeros((4, 44100 * 10), np.float32)
+    data[1] = rng.standard_normal(44100 * 10) * np.repeat(rng.random(50) > 0.5, 8820) * 0.2
+    write(f, [("pcm_s16le", 44100, data, None)])
+    track = decode_audio(f).tracks[0]
+    cands = candidates_for_track(track.samples, track.rate, track.t0, 0)
+    assert [c.channel for c in cands] == ["ch0", "ch1", "ch2", "ch3"]
+    assert [c.alive for c in cands] == [False, True, False, False]
+
+
+def test_media_errors_name_the_file(tmp_path):
+    with pytest.raises(MediaError, match="file not found") as err:
+        probe(tmp_path / "missing.mp4")
+    assert "missing.mp4" in str(err.value)
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    with pytest.raises(MediaError, match="not a media file"):
+        decode_audio(text)
+    with pytest.raises(MediaError, match="folder"):
+        probe(tmp_path)
+    video_only = tmp_path / "silent_film.mp4"
+    write(video_only, [], video_fps=25)
+    with pytest.raises(MediaError, match="no audio stream"):
+        decode_audio(video_only)
+
+
+def test_ffmpeg_is_found_without_a_system_install(monkeypatch):
+    monkeypatch.delenv("POLYSYNC_FFMPEG", raising=False)
+    assert find_ffmpeg()
+    monkeypatch.setenv("POLYSYNC_FFMPEG", "/opt/ff/ffmpeg")
+    assert find_ffmpeg() == "/opt/ff/ffmpeg"
