@@ -279,29 +279,26 @@ def window_slots(src_start: float, src_end: float, slot: float, parity: int,
     return [src_start + i * slot for i in idx]
 
 
-def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int = 8,
+def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int,
          beta: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
-    """PHAT-beta generalised cross-correlation; returns (lags in samples, gcc, plain ncc).
+    """PHAT-beta generalised cross-correlation of a window against a longer segment.
 
-    ``lags[i]`` = position of ``src_win[0]`` inside ``ref_seg``, at 1/upsample resolution,
-    for every full-overlap position.
+    Returns ``(gcc, plain)``: ``gcc[i]`` is the whitened correlation with ``src_win[0]`` at
+    ``ref_seg[i / upsample]`` (band-limited interpolation), ``plain[j]`` the speech-band
+    correlation at integer lag ``j``; both over every full-overlap position.
     """
     n_w, n_r = len(src_win), len(ref_seg)
     nfft = int(2 ** np.ceil(np.log2(n_r + n_w)))
-    taper = np.hanning(n_w)
-    S = np.fft.rfft(src_win * taper, nfft)
+    S = np.fft.rfft(src_win * np.hanning(n_w), nfft)
     R = np.fft.rfft(ref_seg, nfft)
     G = R * np.conj(S)
     f = np.fft.rfftfreq(nfft, 1.0 / rate)
     band = ((f >= _BAND[0]) & (f <= min(_BAND[1], 0.45 * rate))).astype(np.float64)
     mag = np.abs(G)
     phat = G * band / (mag ** beta + 1e-12 * (mag.max() + 1e-30))
-    plain = G * band
-    n_up = nfft * upsample
-    cc = np.fft.irfft(phat, n_up) * upsample
-    pc = np.fft.irfft(plain, n_up) * upsample
-    n_valid = (n_r - n_w) * upsample + 1
-    return cc[:n_valid], pc[:n_valid]
+    cc = np.fft.irfft(phat, nfft * upsample) * upsample
+    plain = np.fft.irfft(G * band, nfft)
+    return cc[: (n_r - n_w) * upsample + 1], plain[: n_r - n_w + 1]
 
 
 def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, rate: int,
@@ -313,7 +310,7 @@ def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: flo
 
     Windows that are silent in either recording are skipped.
     """
-    upsample = 8
+    upsample = 4
     n_w = int(round(window * rate))
     m = int(round(margin * rate))
     sos = _band_sos(rate)
@@ -347,9 +344,9 @@ def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: flo
         noise_level = float(np.sqrt(np.mean(noise ** 2))) if noise.size else 1e-12
         strength = float(mag[k] / max(noise_level, 1e-12))
         taper_e = np.sum((sb * np.hanning(n_w)) ** 2)
-        lag_i = min(len(rb) - n_w, max(0, int(round(k / upsample))))
+        lag_i = min(len(pc) - 1, max(0, int(round(k / upsample))))
         ref_e = np.sum((rb[lag_i: lag_i + n_w] * np.hanning(n_w)) ** 2)
-        ncc = float(pc[k] / np.sqrt(max(taper_e * ref_e, 1e-30)) * 1.0)
+        ncc = float(pc[lag_i] / np.sqrt(max(taper_e * ref_e, 1e-30)))
         lag = (k + frac) / upsample  # samples: src_win[0] at rs[lag]
         t_ref_start = ref_t0 + (j0 + lag) / rate
         out.append(WindowMeasure(t_src=a + window / 2, t_ref=t_ref_start + window / 2 * (1 + slope),
@@ -563,30 +560,20 @@ def align_pair(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, r
 
 
 def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Optional[SyncResult]:
-    delta, slope = h.delta, h.slope
-    for attempt in range(2):
-        ov_ref, ov_src = overlap_of(delta, slope, ref_t0, ref_end, src_t0, src_end)
-        span = ov_src[1] - ov_src[0]
-        if span < 2.0:
-            return None
-        slot = slot_length(span)
-        starts = window_slots(ov_src[0], ov_src[1] - slot, slot, parity=0)
-        margin = _FINE_MARGIN
-        meas = measure_windows(ref, ref_t0, src, src_t0, rate, starts, slot, delta, slope,
-                               margin=margin)
-        fit = fit_line(meas, prior=(delta - 0.0, slope))
-        if fit is None:
-            return None
-        n, k = len(meas), int(fit.inliers.sum())
-        conf = significance(n, k, p0=_AGREE_TOL / margin, n_lines=fit.n_lines_tried)
-        delta, slope = fit.delta, fit.slope
-        if k < 3:
-            break
-        # A second pass re-centres the windows on the refined line and grows the overlap if the
-        # coarse estimate cut it short.
-        if attempt == 0 and conf >= CONFIDENCE_REQUIRED:
-            continue
-        break
+    """Measure windows around hypothesis ``h`` and fit the line; None without enough data."""
+    ov_ref, ov_src = overlap_of(h.delta, h.slope, ref_t0, ref_end, src_t0, src_end)
+    span = ov_src[1] - ov_src[0]
+    if span < 2.0:
+        return None
+    slot = slot_length(span)
+    starts = window_slots(ov_src[0], ov_src[1] - slot, slot, parity=0)
+    meas = measure_windows(ref, ref_t0, src, src_t0, rate, starts, slot, h.delta, h.slope)
+    fit = fit_line(meas, prior=(h.delta, h.slope))
+    if fit is None:
+        return None
+    n, k = len(meas), int(fit.inliers.sum())
+    conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=fit.n_lines_tried)
+    delta, slope = fit.delta, fit.slope
     ov_ref, ov_src = overlap_of(delta, slope, ref_t0, ref_end, src_t0, src_end)
     agree = fit.inliers
     r = fit.residuals[agree] * 1000.0
