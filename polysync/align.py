@@ -22,7 +22,7 @@ Time convention: ``t_ref = delta + t_src * (1 + slope)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import comb, log10
+from math import comb, erfc, log10, sqrt
 from typing import Optional, Sequence
 
 import numpy as np
@@ -41,7 +41,8 @@ CONFIDENCE_REQUIRED = 0.999
 """Results below this confidence are refused."""
 
 _BAND = (120.0, 1900.0)
-_FINE_MARGIN = 0.080  # s, search half-width around the coarse prediction
+_FINE_MARGIN = 0.040  # s, search half-width around the coarse prediction
+_COARSE_TOL = 0.015  # s, how far the waveform line may sit from the envelope line
 _AGREE_TOL = 0.0015  # s, a window agrees with a line within this
 _TALKER_BAND = 0.012  # s, path differences between talkers considered (about 4 m)
 
@@ -155,13 +156,27 @@ def _parabolic(y_m: float, y_0: float, y_p: float) -> float:
 
 @dataclass
 class Hypothesis:
-    """A coarse (offset, drift) candidate: ``t_ref = delta + t_src * (1 + slope)``."""
+    """A coarse (offset, drift) candidate: ``t_ref = delta + t_src * (1 + slope)``.
+
+    ``z`` is the envelope correlation peak of its best supporting chunk in robust standard
+    deviations of that chunk's correlation over all lags; ``p_value`` the chance of a peak that
+    high anywhere over the lags and chunks searched if the recordings were unrelated.
+    ``slope_known`` is False when the slope was not measured (a single chunk).
+    """
 
     delta: float
     slope: float
     score: float
-    peak: float  # best chunk correlation supporting it
-    runner_up: float = 0.0  # best competing correlation
+    peak: float
+    z: float = 0.0
+    p_value: float = 1.0
+    slope_known: bool = True
+    runner_up: float = 0.0
+
+
+def _gauss_tail(z: float) -> float:
+    """P[N(0,1) > z]."""
+    return 0.5 * float(erfc(z / sqrt(2.0)))
 
 
 def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray, src_t0: float,
@@ -183,30 +198,33 @@ def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray,
     ref_fft = np.fft.rfft(ref64, nfft)
     ref_sq_cum = np.concatenate([[0.0], np.cumsum(ref64 ** 2)])
 
-    points = []  # (chunk centre t_src, delta at centre, ncc, chunk id)
+    points = []  # (chunk centre t_src, delta at centre, ncc, chunk id, z, lags searched)
     for cid, s0 in enumerate(starts):
         chunk = src_feat[s0: s0 + chunk_len].astype(np.float64)
         if chunk.std() < 1e-6:
             continue
         lags, ncc = _ncc_all_lags(ref64, chunk, ref_fft, nfft, ref_sq_cum, min_overlap)
+        med = float(np.median(ncc))
+        scale = 1.4826 * float(np.median(np.abs(ncc - med))) or 1e-9
         for i in _top_peaks(ncc, 4, exclusion=int(0.5 * env_rate)):
             frac = _parabolic(*ncc[i - 1: i + 2]) if 0 < i < len(ncc) - 1 else 0.0
             lag = (lags[i] + frac) / env_rate
             centre_src = src_t0 + (s0 + chunk_len / 2) / env_rate
             # chunk sample 0 (t_src = src_t0 + s0/env) sits at ref time ref_t0 + lag
             delta_at_centre = ref_t0 + lag - (src_t0 + s0 / env_rate)
-            points.append((centre_src, delta_at_centre, float(ncc[i]), cid))
+            points.append((centre_src, delta_at_centre, float(ncc[i]), cid,
+                           (float(ncc[i]) - med) / scale, len(lags)))
     if not points:
         return []
     pts = np.array(points)
-    t, d, w, cid = pts[:, 0], pts[:, 1], pts[:, 2], pts[:, 3].astype(int)
+    t, d, w, cid, zs = pts[:, 0], pts[:, 1], pts[:, 2], pts[:, 3].astype(int), pts[:, 4]
+    n_lags = float(pts[:, 5].max())
+    n_chunks = len(starts)
     tol = 2.5 / env_rate
 
     def support(delta0: float, slope: float) -> tuple[float, np.ndarray]:
-        resid = np.abs(d - (delta0 + slope * t))
-        ok = (resid <= tol + abs(slope) * 0) & (w > 0)
-        # one vote per chunk: its best agreeing peak
-        best = {}
+        ok = (np.abs(d - (delta0 + slope * t)) <= tol) & (w > 0)
+        best = {}  # one vote per chunk: its best agreeing peak
         for j in np.flatnonzero(ok):
             if w[j] > best.get(cid[j], (-1, 0))[0]:
                 best[cid[j]] = (w[j], j)
@@ -224,24 +242,25 @@ def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray,
             slope = (d[b] - d[a]) / (t[b] - t[a])
             if abs(slope) <= MAX_DRIFT:
                 cands.append((d[a] - slope * t[a], slope))
-    scored = []
-    for delta0, slope in cands:
-        s, idx = support(delta0, slope)
-        scored.append((s, delta0, slope, idx))
-    scored.sort(key=lambda z: -z[0])
+    scored = sorted((support(d0, sl) + (d0, sl) for d0, sl in cands), key=lambda z: -z[0])
 
     hyps: list[Hypothesis] = []
-    for s, delta0, slope, idx in scored:
+    mid = float(np.median(t))
+    for s_score, idx, delta0, slope in scored:
+        slope_known = len(idx) >= 2
         if len(idx) >= 3:  # refine on the agreeing chunks
             A = np.stack([np.ones(len(idx)), t[idx]], axis=1)
             sol, *_ = np.linalg.lstsq(A, d[idx], rcond=None)
             if abs(sol[1]) <= MAX_DRIFT:
                 delta0, slope = float(sol[0]), float(sol[1])
-        mid = float(np.median(t))
         if any(abs((h.delta + h.slope * mid) - (delta0 + slope * mid)) < 0.05 for h in hyps):
             continue
-        hyps.append(Hypothesis(delta=float(delta0), slope=float(slope), score=s,
-                               peak=float(w[idx].max()) if len(idx) else 0.0))
+        z_best = float(zs[idx].max()) if len(idx) else 0.0
+        # chance of such a peak at any lag of any chunk, for unrelated recordings
+        p = min(1.0, _gauss_tail(z_best) * n_lags * n_chunks)
+        hyps.append(Hypothesis(delta=float(delta0), slope=float(slope), score=s_score,
+                               peak=float(w[idx].max()) if len(idx) else 0.0, z=z_best,
+                               p_value=p, slope_known=slope_known))
         if len(hyps) >= max_hypotheses:
             break
     if len(hyps) > 1:
@@ -366,20 +385,34 @@ class LineFit:
     residuals: np.ndarray  # seconds, all measures
     n_lines_tried: int
     clusters: int = 1  # talker clusters averaged (see _across_talkers)
+    cluster_span: float = 0.0  # s, between the outermost talker clusters
 
 
 def fit_line(measures: Sequence[WindowMeasure], prior: Optional[tuple[float, float]] = None,
-             tol: float = _AGREE_TOL) -> Optional[LineFit]:
+             tol: float = _AGREE_TOL, band: Optional[tuple[float, float]] = None
+             ) -> Optional[LineFit]:
     """Robust line ``t_ref - t_src = delta + slope * t_src`` through window measures.
 
     Consensus first (lines through pairs of the strongest windows, plus ``prior``), then a
-    Tukey-biweight refit on the consensus set. Returns None with fewer than 2 measures.
+    Tukey-biweight refit on the consensus set, then the talker-cluster refinement. With
+    ``band = (offset_tol, slope_tol)`` only lines within that distance of ``prior`` (offset
+    compared at the middle of the windows) are considered. Returns None with < 2 measures.
     """
     if len(measures) < 2:
         return None
     x = np.array([m.t_src for m in measures])
     y = np.array([m.t_ref - m.t_src for m in measures])
     wgt = np.array([min(m.strength, 30.0) for m in measures])
+    x_mid = float(np.median(x))
+
+    def allowed(d0: float, s: float) -> bool:
+        if abs(s) > MAX_DRIFT:
+            return False
+        if band is None or prior is None:
+            return True
+        return (abs((d0 + s * x_mid) - (prior[0] + prior[1] * x_mid)) <= band[0]
+                and abs(s - prior[1]) <= band[1])
+
     order = np.argsort(-wgt)[:24]
     lines = [prior] if prior is not None else []
     for ia, a in enumerate(order):
@@ -387,9 +420,11 @@ def fit_line(measures: Sequence[WindowMeasure], prior: Optional[tuple[float, flo
             if abs(x[b] - x[a]) < 1e-6:
                 continue
             s = (y[b] - y[a]) / (x[b] - x[a])
-            if abs(s) <= MAX_DRIFT:
-                lines.append((y[a] - s * x[a], s))
-        lines.append((y[a], 0.0))
+            lines.append((y[a] - s * x[a], s))
+        lines.append((y[a] - (prior[1] if prior else 0.0) * x[a], prior[1] if prior else 0.0))
+    lines = [ln for ln in lines if allowed(*ln)]
+    if not lines:
+        return None
     best = None
     for d0, s in lines:
         inl = np.abs(y - (d0 + s * x)) <= tol
@@ -412,52 +447,77 @@ def fit_line(measures: Sequence[WindowMeasure], prior: Optional[tuple[float, flo
         else:
             d0 = float(np.average(y - s * x, weights=bw))
     inliers = np.abs(y - (d0 + s * x)) <= tol
-    d0, s, n_clusters = _across_talkers(x, y, wgt, d0, s, inliers)
+    d0, s, n_clusters, span = _across_talkers(x, y, wgt, d0, s, inliers)
     return LineFit(delta=float(d0), slope=float(s), inliers=inliers,
                    residuals=y - (d0 + s * x), n_lines_tried=max(1, len(lines)),
-                   clusters=n_clusters)
+                   clusters=n_clusters, cluster_span=span)
 
 
 def _across_talkers(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, d0: float, s: float,
-                    inliers: np.ndarray) -> tuple[float, float, int]:
+                    inliers: np.ndarray) -> tuple[float, float, int, float]:
     """Refine a consensus line when talkers sit at different distances from the two mics.
 
-    Each talker's sound reaches the two mics with its own path difference, so the windows
-    form parallel clusters a few ms apart around the true clock offset. The clusters
-    (residual groups within ``_TALKER_BAND`` of the line, split at gaps > 0.8 ms) share one
-    drift slope but get their own intercept (a fixed-effects fit, so a change of talker over
-    time does not pass for drift); the offset is their average weighted by windows.
-    Returns (delta, slope, number of clusters used).
+    Each talker's sound reaches the two mics with its own path difference, so the windows form
+    parallel clusters a fraction of a ms to a few ms apart around the true clock offset, and a
+    plain line through them turns a change of talker over time into fake drift. Here the
+    windows within ``_TALKER_BAND`` of the line are grouped by intercept (split at gaps well
+    above the window-to-window noise); the groups share one slope and get their own intercept
+    (a fixed-effects fit), iterated from several starting slopes, keeping the tightest
+    solution. The offset is the groups' average weighted by windows.
+    Returns (delta, slope, number of groups, span between the outermost groups in s).
     """
-    r = y - (d0 + s * x)
-    band = np.flatnonzero(np.abs(r) <= _TALKER_BAND)
+    band = np.flatnonzero(np.abs(y - (d0 + s * x)) <= _TALKER_BAND)
     min_size = max(3, int(0.08 * inliers.sum()))
-    if len(band) < min_size:
-        return d0, s, 1
-    order = band[np.argsort(r[band])]
-    groups, current = [], [order[0]]
-    for a, b in zip(order, order[1:]):
-        if r[b] - r[a] > 0.0008:
-            groups.append(current)
-            current = []
-        current.append(b)
-    groups.append(current)
-    groups = [np.array(g) for g in groups if len(g) >= min_size]
-    if len(groups) <= 1 or np.ptp(x[np.concatenate(groups)]) <= 0:
-        return d0, s, 1
-    idx = np.concatenate(groups)
-    A = np.zeros((len(idx), 1 + len(groups)))
-    A[:, 0] = x[idx]
-    row = 0
-    for k, g in enumerate(groups):
-        A[row: row + len(g), 1 + k] = 1.0
-        row += len(g)
-    sw = np.sqrt(wgt[idx])
-    sol, *_ = np.linalg.lstsq(A * sw[:, None], y[idx] * sw, rcond=None)
-    slope = float(np.clip(sol[0], -MAX_DRIFT, MAX_DRIFT))
-    sizes = np.array([len(g) for g in groups], dtype=float)
-    delta = float(np.average(sol[1:], weights=sizes))
-    return delta, slope, len(groups)
+    if len(band) < 2 * min_size:
+        return d0, s, 1, 0.0
+    xb, yb, wb = x[band], y[band], wgt[band]
+    t_order = np.argsort(xb)
+    dx, dy = np.diff(xb[t_order]), np.diff(yb[t_order])
+    ok = dx > 0
+    local = float(np.median(dy[ok] / dx[ok])) if ok.any() else s
+    local = float(np.clip(local, -MAX_DRIFT, MAX_DRIFT))
+    step = np.abs(dy - local * dx)
+    noise = 1.4826 * float(np.median(step)) / np.sqrt(2) if step.size else 0.0
+    gap = float(np.clip(8.0 * noise, 0.00012, 0.0008))
+
+    def solve(slope: float):
+        for _ in range(6):
+            c = yb - slope * xb
+            order = np.argsort(c)
+            splits = np.flatnonzero(np.diff(c[order]) > gap) + 1
+            groups = [g for g in np.split(order, splits) if len(g) >= min_size]
+            if not groups:
+                return None
+            idx = np.concatenate(groups)
+            if np.ptp(xb[idx]) <= 0:
+                return None
+            A = np.zeros((len(idx), 1 + len(groups)))
+            A[:, 0] = xb[idx]
+            row = 0
+            for k, g in enumerate(groups):
+                A[row: row + len(g), 1 + k] = 1.0
+                row += len(g)
+            sw = np.sqrt(wb[idx])
+            sol, *_ = np.linalg.lstsq(A * sw[:, None], yb[idx] * sw, rcond=None)
+            new = float(np.clip(sol[0], -MAX_DRIFT, MAX_DRIFT))
+            done = abs(new - slope) < 1e-9
+            slope = new
+            if done:
+                break
+        resid = yb[idx] - A[:, 1:] @ sol[1:] - slope * xb[idx]
+        rms = float(np.sqrt(np.average(resid ** 2, weights=wb[idx])))
+        explained = int(np.count_nonzero(np.abs(resid) <= max(0.0003, 3.0 * noise)))
+        sizes = np.array([len(g) for g in groups], dtype=float)
+        return (explained, -rms, float(np.average(sol[1:], weights=sizes)), slope, len(groups),
+                float(np.ptp(sol[1:])))
+
+    # Start from the consensus slope, the local (successive windows) slope and no drift; keep
+    # the solution that puts the most windows tightly on their talker's line.
+    results = [r for r in (solve(s), solve(local), solve(0.0)) if r is not None]
+    if not results:
+        return d0, s, 1, 0.0
+    _, _, delta, slope, n_groups, span = max(results, key=lambda r: (r[0], r[1]))
+    return delta, slope, n_groups, span
 
 
 def significance(n: int, k: int, p0: float, n_lines: int) -> float:
@@ -496,6 +556,11 @@ class SyncResult:
     coarse_runner_up: float
     measures: list = field(default_factory=list, repr=False)
     agree: np.ndarray = field(default=None, repr=False)
+    method: str = "waveform"  # what set the estimate: "waveform" windows or the "envelope"
+    coarse_z: float = 0.0
+    p_envelope: float = 1.0
+    p_waveform: float = 1.0
+    talker_span_ms: float = 0.0  # between the outermost talker clusters averaged
 
     @property
     def drift_ppm(self) -> float:
@@ -552,7 +617,7 @@ def align_pair(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, r
             continue
         if best is None or (res.confidence, res.n_agree) > (best.confidence, best.n_agree):
             best = res
-        if best.confidence >= CONFIDENCE_REQUIRED and best.n_agree >= 8:
+        if best.confidence >= CONFIDENCE_REQUIRED:
             break
     if best is not None and len(hyps) > 1:
         best.coarse_runner_up = max(h.score for h in hyps if h is not hyps[0]) if hyps else 0.0
@@ -560,7 +625,13 @@ def align_pair(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, r
 
 
 def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Optional[SyncResult]:
-    """Measure windows around hypothesis ``h`` and fit the line; None without enough data."""
+    """Measure windows around hypothesis ``h`` and fit the line; None without enough data.
+
+    Two pieces of evidence make the confidence: the envelope peak (``h.p_value``) and the
+    number of waveform windows agreeing with one line (binomial tail over the lines tried).
+    The waveform line gives the estimate when at least 3 windows agree on it; otherwise (far,
+    reverberant mics whose waveforms barely cohere) the envelope line does, to ~5 ms.
+    """
     ov_ref, ov_src = overlap_of(h.delta, h.slope, ref_t0, ref_end, src_t0, src_end)
     span = ov_src[1] - ov_src[0]
     if span < 2.0:
@@ -568,15 +639,22 @@ def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Op
     slot = slot_length(span)
     starts = window_slots(ov_src[0], ov_src[1] - slot, slot, parity=0)
     meas = measure_windows(ref, ref_t0, src, src_t0, rate, starts, slot, h.delta, h.slope)
-    fit = fit_line(meas, prior=(h.delta, h.slope))
-    if fit is None:
-        return None
-    n, k = len(meas), int(fit.inliers.sum())
-    conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=fit.n_lines_tried)
-    delta, slope = fit.delta, fit.slope
+    slope_tol = (2e-5 + _COARSE_TOL / max(span, 1.0)) if h.slope_known else MAX_DRIFT
+    fit = fit_line(meas, prior=(h.delta, h.slope), band=(_COARSE_TOL, slope_tol))
+    n = len(meas)
+    k = int(fit.inliers.sum()) if fit is not None else 0
+    p_fine = 1.0 - significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN,
+                                n_lines=fit.n_lines_tried if fit else 1)
+    conf = max(0.0, 1.0 - min(1.0, 2.0 * min(p_fine, h.p_value)))
+    if fit is not None and k >= 3:
+        delta, slope, method = fit.delta, fit.slope, "waveform"
+        agree = fit.inliers
+        r = fit.residuals[agree] * 1000.0
+    else:
+        delta, slope, method = h.delta, h.slope, "envelope"
+        agree = np.zeros(n, dtype=bool)
+        r = np.array([])
     ov_ref, ov_src = overlap_of(delta, slope, ref_t0, ref_end, src_t0, src_end)
-    agree = fit.inliers
-    r = fit.residuals[agree] * 1000.0
     nccs = np.array([abs(m.ncc) for m, a in zip(meas, agree) if a])
     pol = np.array([m.polarity for m, a in zip(meas, agree) if a])
     return SyncResult(
@@ -587,4 +665,6 @@ def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Op
         spread_ms=float(np.subtract(*np.percentile(r, [75, 25]))) if r.size else float("nan"),
         correlation=float(np.median(nccs)) if nccs.size else 0.0,
         polarity=int(np.sign(pol.sum())) if pol.size else 1,
-        coarse_peak=h.peak, coarse_runner_up=0.0, measures=meas, agree=agree)
+        coarse_peak=h.peak, coarse_runner_up=0.0, measures=meas, agree=agree,
+        method=method, coarse_z=h.z, p_envelope=h.p_value, p_waveform=p_fine,
+        talker_span_ms=(fit.cluster_span * 1000.0 if fit is not None and k >= 3 else 0.0))

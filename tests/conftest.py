@@ -1,0 +1,43 @@
+"""Shared test helpers: generated fixture sets (built once, cached) and file snapshots."""
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from polysync_fixtures import cached_scenario, load_truth
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file's (sha256, mtime_ns) below ``folder``, to prove originals are untouched."""
+    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def scenario():
+    """``scenario(name) -> (folder, truth)`` of a generated set (read-only: copy before writing)."""
+
+    def get(name: str, seed: int = 0):
+        folder = cached_scenario(name, seed=seed)
+        return folder, load_truth(folder)
+
+    return get
+
+
+@pytest.fixture
+def scenario_copy(scenario, tmp_path):
+    """``scenario_copy(name) -> (folder, truth)``: a private copy the test may write into."""
+
+    def get(name: str, seed: int = 0):
+        folder, truth = scenario(name, seed)
+        dest = tmp_path / name
+        shutil.copytree(folder, dest)
+        return dest, truth
+
+    return get
+
+
+def truth_file(truth: dict, name: str) -> dict:
+    return next(f for f in truth["files"] if f["name"] == name)

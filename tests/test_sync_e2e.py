@@ -1,0 +1,119 @@
+"""`polysync sync` and `verify` end to end on generated shoots, against the generator's truth."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import snapshot, truth_file
+from polysync.cli import main
+from polysync.sidecar import load_sidecar, sidecar_path
+from polysync.sync import sync_files
+
+
+def related_sources(truth):
+    return [f for f in truth["files"] if f["name"] != truth["reference"] and f["related"]]
+
+
+def offset_tolerance_s(truth, f) -> float:
+    """1 ms where the files share the signal path. In a reverberant room the talkers' path
+    differences between two mics are physics, not error, and far mics whose waveforms barely
+    cohere fall back to the sound envelope: 12 ms (under half a frame at 30 fps)."""
+    return 0.001 if truth.get("shared_path") else 0.012
+
+
+@pytest.mark.parametrize("name", ["basic", "shared_path", "partial", "short", "wide"])
+def test_sync_matches_truth(scenario, tmp_path, name):
+    folder, truth = scenario(name)
+    sources = related_sources(truth)
+    report = sync_files(folder / truth["reference"], [folder / f["name"] for f in sources],
+                        sidecar_dir=tmp_path)
+    assert report.ok, [str(o.error) for o in report.outcomes if not o.ok]
+    for f in sources:
+        sc = load_sidecar(sidecar_path(folder / f["name"], tmp_path))
+        err = sc.delta_seconds - f["delta_seconds"]
+        assert abs(err) <= offset_tolerance_s(truth, f), (f["name"], err * 1000)
+        # across the whole overlap (drift included) the placement stays within tolerance
+        a, b = sc.overlap_in_source
+        worst = max(abs(sc.to_ref(t) - (f["delta_seconds"] + t * (1 + f["drift_slope"])))
+                    for t in (a, b))
+        assert worst <= offset_tolerance_s(truth, f), (f["name"], worst * 1000)
+        assert sc.audio_stream == f["live_audio_stream"]
+        assert sc.confidence >= 0.999
+        assert sc.source_info["size"] == (folder / f["name"]).stat().st_size
+    ref_sc = load_sidecar(sidecar_path(folder / truth["reference"], tmp_path))
+    assert ref_sc.is_reference and ref_sc.delta_seconds == 0.0
+    assert ref_sc.audio_stream == truth_file(truth, truth["reference"])["live_audio_stream"]
+
+
+def test_phone_drift_within_one_ppm_over_ten_minutes(scenario, tmp_path):
+    folder, truth = scenario("phone_drift")
+    sources = related_sources(truth)
+    report = sync_files(folder / truth["reference"], [folder / f["name"] for f in sources],
+                        sidecar_dir=tmp_path)
+    assert report.ok
+    for f in sources:
+        sc = load_sidecar(sidecar_path(folder / f["name"], tmp_path))
+        assert abs(sc.drift_slope - f["drift_slope"]) * 1e6 <= 1.0, f["name"]
+        assert abs(sc.delta_seconds - f["delta_seconds"]) <= offset_tolerance_s(truth, f)
+
+
+def test_cli_sync_then_verify_beside_the_media_leaves_originals_untouched(scenario_copy):
+    folder, truth = scenario_copy("basic")
+    before = snapshot(folder)
+    names = [truth["reference"]] + [f["name"] for f in related_sources(truth)]
+    runner = CliRunner()
+    res = runner.invoke(main, ["sync", *[str(folder / n) for n in names]])
+    assert res.exit_code == 0, res.output
+    for n in names[1:]:
+        assert n in res.output and (folder / (n + ".sync.json")).exists()
+    res = runner.invoke(main, ["verify", str(folder / names[0]), *[str(folder / n) for n in names[1:]]])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("PASS") == len(names) - 1
+    ver = load_sidecar(folder / (names[1] + ".sync.json")).verification
+    assert ver["passed"] is True and abs(ver["median_residual_ms"]) <= 1.0
+    after = snapshot(folder)
+    for name, state in before.items():
+        assert after[name] == state, f"{name} was modified"
+
+
+def test_verify_fails_a_wrong_sidecar(scenario_copy):
+    folder, truth = scenario_copy("basic")
+    ref, src = truth["reference"], related_sources(truth)[0]["name"]
+    runner = CliRunner()
+    assert runner.invoke(main, ["sync", str(folder / ref), str(folder / src)]).exit_code == 0
+    path = folder / (src + ".sync.json")
+    data = json.loads(path.read_text())
+    data["delta_seconds"] += 0.005  # 5 ms off: a visible lip-sync error at 60 fps
+    path.write_text(json.dumps(data))
+    res = runner.invoke(main, ["verify", str(folder / ref), str(folder / src), str(path)])
+    assert res.exit_code == 1 and "FAIL" in res.output
+    assert load_sidecar(path).verification["passed"] is False
+
+
+def test_json_output_and_parallel_equals_serial(scenario, tmp_path):
+    folder, truth = scenario("basic")
+    args = [str(folder / truth["reference"])] + [str(folder / f["name"]) for f in related_sources(truth)]
+    runner = CliRunner()
+    outs = []
+    for jobs, sub in (("1", "a"), ("2", "b")):
+        (tmp_path / sub).mkdir()
+        res = runner.invoke(main, ["sync", "--json", "-j", jobs, "--sidecar-dir",
+                                   str(tmp_path / sub), *args])
+        assert res.exit_code == 0, res.output
+        outs.append(json.loads(res.output))
+    assert [s["delta_seconds"] for s in outs[0]["sources"]] == \
+        [s["delta_seconds"] for s in outs[1]["sources"]]
+
+
+def test_reference_sidecar_does_not_overwrite_a_source_sidecar(scenario_copy):
+    folder, truth = scenario_copy("basic")
+    ref = truth["reference"]
+    a, b = [f["name"] for f in related_sources(truth)][:2]
+    runner = CliRunner()
+    assert runner.invoke(main, ["sync", str(folder / ref), str(folder / a)]).exit_code == 0
+    placed = load_sidecar(folder / (a + ".sync.json"))
+    assert runner.invoke(main, ["sync", str(folder / a), str(folder / b)]).exit_code == 0
+    again = load_sidecar(folder / (a + ".sync.json"))
+    assert again.reference == ref and again.delta_seconds == placed.delta_seconds
+    assert load_sidecar(folder / (b + ".sync.json")).reference == a
