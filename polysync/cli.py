@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EXIT_REFUSED, EXIT_USAGE, PolysyncError
+from .errors import EXIT_REFUSED, EXIT_USAGE, PolysyncError, UsageError
 
 
 def fail_cleanly(fn):
@@ -87,8 +87,16 @@ def main():
 
 
 @main.command()
-@click.argument("reference", type=click.Path(path_type=Path))
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("reference", required=False, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "group", is_flag=True,
+              help="Place every file and folder given (no positional reference): all angles "
+                   "and clips of a shoot, plus polysync-session.json.")
+@click.option("--angle", "angles", multiple=True, metavar="NAME=GLOB",
+              help="With --all: the files of one camera, e.g. A='A0*.MP4' (repeatable).")
+@click.option("--reference", "ref_choice", metavar="NAME|FILE",
+              help="With --all: the reference angle or file (default: the longest, "
+                   "best-connected angle).")
 @click.option("--partial", is_flag=True,
               help="Accepted for compatibility: partial coverage is always detected.")
 @click.option("--sidecar-dir", type=click.Path(path_type=Path),
@@ -97,13 +105,26 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @fail_cleanly
-def sync(reference, sources, partial, sidecar_dir, jobs, as_json, quiet):
+def sync(reference, sources, group, angles, ref_choice, partial, sidecar_dir, jobs, as_json,
+         quiet):
     """Align SOURCES to REFERENCE by sound; write <source>.sync.json sidecars.
 
     The reference comes first and defines the timeline. A source that cannot be aligned with
     confidence (unrelated, too little overlap) gets no sidecar, and the exit code is 1.
+
+    With --all, the arguments are files and/or folders: every clip of every angle is placed
+    against one reference file (chained through overlaps), and files that cannot be placed are
+    reported (exit 1) and get no sidecar.
     """
     from .sync import sync_files
+
+    if group or angles or ref_choice:
+        if not group:
+            raise UsageError("--angle and --reference go with --all")
+        paths = [p for p in (reference, *sources) if p is not None]
+        return _sync_all(paths, angles, ref_choice, sidecar_dir, jobs, as_json, quiet)
+    if reference is None or not sources:
+        raise UsageError("give a REFERENCE and at least one SOURCE (or --all FILES/FOLDERS)")
 
     progress = Progress(quiet or as_json)
     report = sync_files(reference, list(sources), sidecar_dir=sidecar_dir, partial=partial,
@@ -118,18 +139,56 @@ def sync(reference, sources, partial, sidecar_dir, jobs, as_json, quiet):
                 r, pa = o.result, o.alignment
                 rows.append([o.path.name, f"{r.delta_seconds:+.6f} s", f"{r.drift_ppm:+.2f} ppm",
                              f"{r.confidence:.4f}", pa.src_candidate.label(),
-                             f"{r.n_agree}/{r.n_windows}", str(o.sidecar)])
+                             f"{r.n_agree}/{r.n_windows}", r.method, str(o.sidecar)])
             else:
-                rows.append([o.path.name, "-", "-", "-", "-", "-", "REFUSED"])
+                rows.append([o.path.name, "-", "-", "-", "-", "-", "-", "REFUSED"])
         click.echo(f"reference: {report.reference}  (audio "
                    f"{report.reference_analysis.candidates[0].label()})")
         click.echo(table(rows, ["source", "offset", "drift", "confidence", "audio", "windows",
-                                "sidecar"]))
+                                "method", "sidecar"]))
+        if any(o.ok and o.result.method == "envelope" for o in report.outcomes):
+            click.echo("note: 'envelope' offsets come from the sound's loudness contour only "
+                       "(about +-10 ms): those mics hear the room too differently for "
+                       "sample accuracy.", err=True)
     for o in report.outcomes:
         if not o.ok:
             click.echo(f"polysync: error: {o.error}", err=True)
     if not report.ok:
         sys.exit(max(o.error.exit_code for o in report.outcomes if not o.ok))
+
+
+def _sync_all(paths, angles, ref_choice, sidecar_dir, jobs, as_json, quiet):
+    """``sync --all``: the group sync of polysync.group, printed."""
+    from .group import parse_angle_option, report_json, summary_rows, sync_group
+
+    if not paths:
+        raise UsageError("give the files and/or folders of the shoot")
+    progress = Progress(quiet or as_json)
+    report = sync_group(paths, angles=[parse_angle_option(a) for a in angles],
+                        reference=ref_choice, sidecar_dir=sidecar_dir, jobs=jobs,
+                        progress=progress)
+    progress.done()
+    if as_json:
+        click.echo(json.dumps(report_json(report), indent=2))
+    else:
+        ref = next(c for c in report.clips if c.is_reference)
+        click.echo(f"reference: {report.reference}  (angle {ref.angle})")
+        click.echo(table(summary_rows(report), ["angle", "clip", "offset", "drift",
+                                                "confidence", "placed"]))
+        for s in report.angles:
+            for j in s.joins:
+                kind = "contiguous" if j["contiguous"] else f"gap {j['gap_seconds']:+.3f} s"
+                click.echo(f"{s.name}: {j['after']} > {j['before']} {kind}")
+        worst = max((r for _, r in report.cycle_residuals), default=0.0)
+        click.echo(f"solve: {report.pairs_compared} pairs compared, {report.pairs_measured} "
+                   f"measured, {len(report.edges)} links used, {len(report.dropped)} dropped; "
+                   f"largest cycle residual {worst * 1000:.3f} ms")
+        if report.session_path:
+            click.echo(f"session: {report.session_path}")
+    for c in report.unplaced:
+        click.echo(f"polysync: error: {c.error}", err=True)
+    if not report.ok:
+        sys.exit(max(c.error.exit_code for c in report.unplaced))
 
 
 def _sync_json(report) -> dict:
@@ -145,7 +204,7 @@ def _sync_json(report) -> dict:
                         drift_ppm=r.drift_ppm, confidence=r.confidence,
                         audio_stream=o.alignment.src_candidate.audio_stream,
                         channel=o.alignment.src_candidate.channel,
-                        windows=r.n_windows, agreeing=r.n_agree,
+                        windows=r.n_windows, agreeing=r.n_agree, method=r.method,
                         overlap_in_reference=list(r.overlap_in_reference))
         else:
             item.update(error=o.error.message, exit_code=o.error.exit_code)
@@ -189,9 +248,10 @@ def verify(reference, items, sidecar_dir, apply_drift, step, as_json):
     else:
         rows = [[r.source.name, "PASS" if r.passed else "FAIL",
                  f"{r.median_residual_ms:+.3f} ms", f"{r.spread_ms:.3f} ms",
-                 f"{r.correlation:.3f}", f"{r.agreeing}/{r.windows}"] for r in reports]
-        click.echo(table(rows, ["source", "result", "median residual", "spread", "correlation",
-                                "windows"]))
+                 f"{r.correlation:.3f}", f"{r.agreeing}/{r.windows}", r.method,
+                 f"+-{r.tolerance_ms:.1f} ms"] for r in reports]
+        click.echo(table(rows, ["source", "result", "residual", "spread", "correlation",
+                                "windows", "method", "allowed"]))
     if not all(r.passed for r in reports):
         sys.exit(EXIT_REFUSED)
 
@@ -204,3 +264,5 @@ __all__ = ["main", "fail_cleanly", "table", "Progress", "EXIT_USAGE"]
 
 
 # Commands that live in their own modules register here, one line each.
+from .export import export as _export; main.add_command(_export)  # noqa: E402
+from .edit import edit as _edit; main.add_command(_edit)  # noqa: E402

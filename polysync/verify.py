@@ -16,14 +16,17 @@ from typing import Optional
 import numpy as np
 
 from . import __version__
-from .align import (CONFIDENCE_REQUIRED, _AGREE_TOL, _FINE_MARGIN, fit_line, measure_windows,
-                    significance, slot_length, window_slots)
+from .align import (_AGREE_TOL, _COARSE_TOL, _FINE_MARGIN, CONFIDENCE_REQUIRED,
+                    coarse_hypotheses, fit_line, measure_windows, significance, slot_length,
+                    window_slots)
 from .errors import CorruptFileError, VerifyFailed
 from .sidecar import Sidecar, check_fresh, load_sidecar, save_sidecar, sidecar_path
 from .sync import FileAnalysis, analyse_file
 
 PASS_MEDIAN_MS = 1.0
-"""Largest |median residual| (ms) that passes."""
+"""Largest |residual| (ms) that passes a waveform check (plus half the spread of talkers)."""
+ENVELOPE_TOLERANCE_MS = 15.0
+"""Largest |residual| (ms) that passes when only the sound envelopes can be compared."""
 
 
 @dataclass
@@ -37,6 +40,8 @@ class VerifyReport:
     windows: int
     agreeing: int
     confidence: float
+    method: str = "waveform"
+    tolerance_ms: float = PASS_MEDIAN_MS
 
     def as_verification(self) -> dict:
         """The sidecar's ``verification`` object (the original's keys first)."""
@@ -49,6 +54,8 @@ class VerifyReport:
             "agreeing": self.agreeing,
             "correlation": _r(self.correlation),
             "confidence": _r(self.confidence, 6),
+            "method": self.method,
+            "tolerance_ms": _r(self.tolerance_ms),
             "verified_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
             "tool_version": __version__,
         }
@@ -68,32 +75,46 @@ def _candidate(an: FileAnalysis, channel: Optional[str]):
 def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
     """Re-measure the alignment on the odd-slot windows and compare it with the sidecar.
 
-    The windows get their own robust fit (the sidecar's line is only a starting guess); the
-    residual is that independent estimate minus the sidecar's, at the middle of the overlap.
+    The windows get their own robust fit near the sidecar's line; the residual is that
+    independent estimate minus the sidecar's at the middle of the overlap, allowed
+    ``PASS_MEDIAN_MS`` plus half the spread between talkers. When too few windows agree (far,
+    reverberant mics), the sound envelopes are compared instead, to envelope precision.
     """
     rc = _candidate(ref, sc.quality.get("reference_channel"))
     cc = _candidate(src, sc.quality.get("channel"))
     a, b = sc.overlap_in_source
+    mid = 0.5 * (a + b)
     slot = slot_length(b - a)
     starts = window_slots(a, b - slot, slot, parity=1)
     meas = measure_windows(rc.signal, rc.t0, cc.signal, cc.t0, rc.rate, starts, slot,
                            sc.delta_seconds, sc.drift_slope)
-    fit = fit_line(meas, prior=(sc.delta_seconds, sc.drift_slope))
-    if fit is None:
-        return {"windows": len(meas), "agreeing": 0, "confidence": 0.0,
-                "median_residual_ms": float("nan"), "spread_ms": float("nan"), "correlation": 0.0}
-    n, k = len(meas), int(fit.inliers.sum())
-    conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=fit.n_lines_tried)
-    mid = 0.5 * (a + b)
-    offset = (fit.delta + fit.slope * mid) - (sc.delta_seconds + sc.drift_slope * mid)
-    r = fit.residuals[fit.inliers] * 1000.0
-    return {
-        "windows": n, "agreeing": k, "confidence": conf,
-        "median_residual_ms": offset * 1000.0,
-        "spread_ms": float(np.subtract(*np.percentile(r, [75, 25]))) if r.size else float("nan"),
-        "correlation": float(np.median([abs(m.ncc) for m, g in zip(meas, fit.inliers) if g]))
-        if k else 0.0,
-    }
+    fit = fit_line(meas, prior=(sc.delta_seconds, sc.drift_slope),
+                   band=(_COARSE_TOL, 2e-5 + _COARSE_TOL / max(b - a, 1.0)))
+    n, k = len(meas), (int(fit.inliers.sum()) if fit is not None else 0)
+    out = {"windows": n, "agreeing": k, "method": "waveform"}
+    if fit is not None and k >= 3:
+        conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=fit.n_lines_tried)
+        offset = (fit.delta + fit.slope * mid) - sc.to_ref(mid) + mid
+        r = fit.residuals[fit.inliers] * 1000.0
+        out.update(confidence=conf, median_residual_ms=offset * 1000.0,
+                   spread_ms=float(np.subtract(*np.percentile(r, [75, 25]))),
+                   tolerance_ms=PASS_MEDIAN_MS + min(3.0, 0.5 * fit.cluster_span * 1000.0),
+                   correlation=float(np.median([abs(m.ncc) for m, g in zip(meas, fit.inliers)
+                                                if g])))
+        if conf >= CONFIDENCE_REQUIRED:
+            return out
+    hyps = coarse_hypotheses(rc.feature, rc.t0, cc.feature, cc.t0)
+    near = min(hyps, key=lambda h: abs(h.delta + h.slope * mid - sc.to_ref(mid) + mid),
+               default=None)
+    if near is None:
+        out.update(confidence=0.0, median_residual_ms=float("nan"), spread_ms=float("nan"),
+                   tolerance_ms=ENVELOPE_TOLERANCE_MS, correlation=0.0, method="envelope")
+        return out
+    out.update(confidence=1.0 - near.p_value, method="envelope",
+               median_residual_ms=(near.delta + near.slope * mid - sc.to_ref(mid) + mid) * 1e3,
+               spread_ms=float("nan"), tolerance_ms=ENVELOPE_TOLERANCE_MS,
+               correlation=near.peak)
+    return out
 
 
 def verify_files(reference: str | os.PathLike, source: str | os.PathLike,
@@ -119,12 +140,13 @@ def verify_files(reference: str | os.PathLike, source: str | os.PathLike,
     ref_streams = None if sc.reference_audio_stream is None else [sc.reference_audio_stream]
     ref = analyse_file(reference, audio_streams=ref_streams)
     m = check_alignment(ref, src, sc)
-    passed = (m["confidence"] >= CONFIDENCE_REQUIRED and m["agreeing"] >= 3
-              and abs(m["median_residual_ms"]) <= PASS_MEDIAN_MS)
+    passed = (m["confidence"] >= CONFIDENCE_REQUIRED
+              and abs(m["median_residual_ms"]) <= m["tolerance_ms"])
     report = VerifyReport(source=source, sidecar_path=sc_path, passed=bool(passed),
                           median_residual_ms=m["median_residual_ms"], spread_ms=m["spread_ms"],
                           correlation=m["correlation"], windows=m["windows"],
-                          agreeing=m["agreeing"], confidence=m["confidence"])
+                          agreeing=m["agreeing"], confidence=m["confidence"],
+                          method=m["method"], tolerance_ms=m["tolerance_ms"])
     if write:
         sc.verification = report.as_verification()
         save_sidecar(sc, sc_path)

@@ -117,3 +117,17 @@ def test_reference_sidecar_does_not_overwrite_a_source_sidecar(scenario_copy):
     again = load_sidecar(folder / (a + ".sync.json"))
     assert again.reference == ref and again.delta_seconds == placed.delta_seconds
     assert load_sidecar(folder / (b + ".sync.json")).reference == a
+
+
+@pytest.mark.parametrize("name", ["wide", "partial"])
+def test_verify_passes_correct_syncs_in_hard_rooms(scenario, tmp_path, name):
+    from polysync.verify import verify_files
+
+    folder, truth = scenario(name)
+    sources = related_sources(truth)
+    ref = folder / truth["reference"]
+    assert sync_files(ref, [folder / f["name"] for f in sources], sidecar_dir=tmp_path).ok
+    for f in sources:
+        rep = verify_files(ref, folder / f["name"], sidecar_dir=tmp_path)
+        assert rep.passed, (f["name"], rep)
+        assert abs(rep.median_residual_ms) <= rep.tolerance_ms
