@@ -192,7 +192,10 @@ def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray,
     starts = list(range(0, max(1, n_s - chunk_len + 1), chunk_len))
     if n_s > chunk_len and starts[-1] + chunk_len < n_s:
         starts.append(n_s - chunk_len)
-    min_overlap = int(min(chunk_len, max(MIN_OVERLAP * env_rate, 0.5 * chunk_len)))
+    # a chunk must overlap the reference by half its length (or half the reference, if that is
+    # shorter), and by MIN_OVERLAP at least
+    min_overlap = int(min(chunk_len, len(ref_feat),
+                          max(MIN_OVERLAP * env_rate, 0.5 * min(chunk_len, len(ref_feat)))))
     nfft = int(2 ** np.ceil(np.log2(len(ref_feat) + chunk_len + 1)))
     ref64 = ref_feat.astype(np.float64)
     ref_fft = np.fft.rfft(ref64, nfft)

@@ -55,6 +55,7 @@ class MediaInfo:
     duration: float
     streams: tuple[StreamInfo, ...]
     timecode: Optional[str] = None
+    creation_time: Optional[str] = None  # container/stream ``creation_time`` tag, as written
 
     @property
     def audio_streams(self) -> list[StreamInfo]:
@@ -172,8 +173,11 @@ def _probe_open(path: Path, container) -> MediaInfo:
         raise MediaError("not a media file (no audio or video stream)", path)
     timecode = (container.metadata or {}).get("timecode") or next(
         (s.timecode for s in streams if s.timecode), None)
+    created = next((m["creation_time"] for m in [container.metadata or {}]
+                    + [s.metadata or {} for s in container.streams] if "creation_time" in m), None)
     return MediaInfo(path=path, size=path.stat().st_size, format=container.format.name,
-                     duration=float(duration), streams=tuple(streams), timecode=timecode)
+                     duration=float(duration), streams=tuple(streams), timecode=timecode,
+                     creation_time=created)
 
 
 def _rotation(container, stream) -> int:

@@ -62,9 +62,15 @@ def load_angles(paths: Sequence[str | os.PathLike], sidecar_dir: str | os.PathLi
 
     All angles must be synced to the same reference. The first file without a sidecar is an
     error when ``require_sidecars`` (the default); otherwise it is treated as the reference.
+    A single ``polysync-session.json`` (from ``sync --all``) stands for all of its clips.
     """
     if not paths:
         raise UsageError("no input files given")
+    if len(paths) == 1 and str(paths[0]).lower().endswith(".json"):
+        from .group import is_session_file, load_session
+
+        if is_session_file(paths[0]):  # polysync-session.json from `sync --all`
+            return load_session(paths[0], sidecar_dir=sidecar_dir)
     angles: list[Angle] = []
     taken: set[str] = set()
     for i, p in enumerate(paths):
