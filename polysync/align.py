@@ -22,7 +22,7 @@ Time convention: ``t_ref = delta + t_src * (1 + slope)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import comb, erfc, log10, sqrt
+from math import comb, erfc, sqrt
 from typing import Optional, Sequence
 
 import numpy as np
@@ -41,8 +41,9 @@ CONFIDENCE_REQUIRED = 0.999
 """Results below this confidence are refused."""
 
 _BAND = (120.0, 1900.0)
-_FINE_MARGIN = 0.040  # s, search half-width around the coarse prediction
-_COARSE_TOL = 0.015  # s, how far the waveform line may sit from the envelope line
+_FINE_MARGIN = 0.050  # s, search half-width around the coarse prediction
+_COARSE_TOL = 0.010  # s, how far the waveform line may sit from the envelope line
+_WAVEFORM_P = 0.01  # the waveform line is used when its agreement is this unlikely by chance
 _AGREE_TOL = 0.0015  # s, a window agrees with a line within this
 _TALKER_BAND = 0.012  # s, path differences between talkers considered (about 4 m)
 
@@ -80,7 +81,9 @@ def envelope_feature(env_db: np.ndarray, env_rate: int = ENV_RATE) -> np.ndarray
     """Turn a dB envelope into the zero-mean feature the coarse correlation uses.
 
     Frames within 6 dB of the noise floor are flattened to it (so hiss and hum carry no
-    pattern), the level is compressed above, and a 1.5 s moving average is subtracted.
+    pattern). The feature is the level minus its 1.5 s moving average plus the onsets (rises of
+    the level): reverberation smears the decays of a far mic late, not its onsets, so onsets
+    keep the envelope alignment from drifting late for a distant camera.
     """
     env = env_db.astype(np.float64)
     if env.size == 0:
@@ -90,8 +93,11 @@ def envelope_feature(env_db: np.ndarray, env_rate: int = ENV_RATE) -> np.ndarray
     gate = floor + min(6.0, max(0.0, 0.25 * (top - floor)))
     env = np.clip(env, gate, top) - gate
     k = max(1, int(1.5 * env_rate))
-    smooth = np.convolve(env, np.ones(k) / k, mode="same")
-    feat = env - smooth
+    box = np.ones(k) / k
+    level = env - np.convolve(env, box, mode="same")
+    onset = np.maximum(0.0, np.diff(env, prepend=env[0]))
+    onset -= np.convolve(onset, box, mode="same")
+    feat = level / (level.std() or 1.0) + onset / (onset.std() or 1.0)
     sd = feat.std()
     return (feat / sd if sd > 0 else feat).astype(np.float32)
 
@@ -171,6 +177,7 @@ class Hypothesis:
     z: float = 0.0
     p_value: float = 1.0
     slope_known: bool = True
+    slope_se: float = MAX_DRIFT  # standard error of the slope from the chunks
     runner_up: float = 0.0
 
 
@@ -251,11 +258,18 @@ def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray,
     mid = float(np.median(t))
     for s_score, idx, delta0, slope in scored:
         slope_known = len(idx) >= 2
+        slope_se = MAX_DRIFT
+        if len(idx) == 2:
+            slope_se = tol / abs(t[idx[1]] - t[idx[0]])
         if len(idx) >= 3:  # refine on the agreeing chunks
             A = np.stack([np.ones(len(idx)), t[idx]], axis=1)
             sol, *_ = np.linalg.lstsq(A, d[idx], rcond=None)
             if abs(sol[1]) <= MAX_DRIFT:
                 delta0, slope = float(sol[0]), float(sol[1])
+                resid = d[idx] - (delta0 + slope * t[idx])
+                sigma = max(float(np.sqrt(np.sum(resid ** 2) / max(1, len(idx) - 2))),
+                            0.2 / env_rate)
+                slope_se = sigma / float(np.sqrt(np.sum((t[idx] - t[idx].mean()) ** 2)))
         if any(abs((h.delta + h.slope * mid) - (delta0 + slope * mid)) < 0.05 for h in hyps):
             continue
         z_best = float(zs[idx].max()) if len(idx) else 0.0
@@ -263,7 +277,8 @@ def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray,
         p = min(1.0, _gauss_tail(z_best) * n_lags * n_chunks)
         hyps.append(Hypothesis(delta=float(delta0), slope=float(slope), score=s_score,
                                peak=float(w[idx].max()) if len(idx) else 0.0, z=z_best,
-                               p_value=p, slope_known=slope_known))
+                               p_value=p, slope_known=slope_known,
+                               slope_se=float(min(MAX_DRIFT, slope_se))))
         if len(hyps) >= max_hypotheses:
             break
     if len(hyps) > 1:
@@ -302,40 +317,43 @@ def window_slots(src_start: float, src_end: float, slot: float, parity: int,
 
 
 def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int,
-         beta: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+         beta: float = 0.75) -> tuple[np.ndarray, np.ndarray, float, float]:
     """PHAT-beta generalised cross-correlation of a window against a longer segment.
 
-    Returns ``(gcc, plain)``: ``gcc[i]`` is the whitened correlation with ``src_win[0]`` at
-    ``ref_seg[i / upsample]`` (band-limited interpolation), ``plain[j]`` the speech-band
-    correlation at integer lag ``j``; both over every full-overlap position.
+    Returns ``(gcc, plain, e_src, e_ref)``: ``gcc[i]`` is the whitened correlation with
+    ``src_win[0]`` at ``ref_seg[i / upsample]`` (band-limited interpolation), ``plain[j]`` the
+    speech-band correlation at integer lag ``j``, both over every full-overlap position, and
+    the speech-band energies per sample of the (tapered) window and of the segment.
     """
     n_w, n_r = len(src_win), len(ref_seg)
     nfft = int(2 ** np.ceil(np.log2(n_r + n_w)))
-    S = np.fft.rfft(src_win * np.hanning(n_w), nfft)
+    taper = np.hanning(n_w)
+    S = np.fft.rfft(src_win * taper, nfft)
     R = np.fft.rfft(ref_seg, nfft)
-    G = R * np.conj(S)
     f = np.fft.rfftfreq(nfft, 1.0 / rate)
     band = ((f >= _BAND[0]) & (f <= min(_BAND[1], 0.45 * rate))).astype(np.float64)
+    e_src = 2.0 * float(np.sum(band * np.abs(S) ** 2)) / nfft / float(np.sum(taper ** 2))
+    e_ref = 2.0 * float(np.sum(band * np.abs(R) ** 2)) / nfft / n_r
+    G = R * np.conj(S)
     mag = np.abs(G)
     phat = G * band / (mag ** beta + 1e-12 * (mag.max() + 1e-30))
     cc = np.fft.irfft(phat, nfft * upsample) * upsample
     plain = np.fft.irfft(G * band, nfft)
-    return cc[: (n_r - n_w) * upsample + 1], plain[: n_r - n_w + 1]
+    return cc[: (n_r - n_w) * upsample + 1], plain[: n_r - n_w + 1], e_src, e_ref
 
 
 def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, rate: int,
                     starts: Sequence[float], window: float, delta: float, slope: float,
-                    margin: float = _FINE_MARGIN, min_level_db: Optional[float] = None
-                    ) -> list[WindowMeasure]:
+                    margin: float = _FINE_MARGIN) -> list[WindowMeasure]:
     """Locate each source window (start times in ``starts``, length ``window`` s) in the
     reference within +-``margin`` of the prediction ``delta + t*(1+slope)``.
 
-    Windows that are silent in either recording are skipped.
+    Windows that are silent (in the speech band) in either recording are skipped.
     """
     upsample = 4
     n_w = int(round(window * rate))
     m = int(round(margin * rate))
-    sos = _band_sos(rate)
+    taper_e = float(np.sum(np.hanning(n_w) ** 2))
     out = []
     for a in starts:
         i0 = int(round((a - src_t0) * rate))
@@ -348,16 +366,9 @@ def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: flo
             continue
         sw = np.asarray(src[i0: i0 + n_w], dtype=np.float64)
         rs = np.asarray(ref[j0: j0 + n_w + 2 * m], dtype=np.float64)
-        sb = signal.sosfiltfilt(sos, sw)
-        rb = signal.sosfiltfilt(sos, rs)
-        e_s = float(np.mean(sb ** 2))
-        e_r = float(np.mean(rb[m: m + n_w] ** 2))
-        if min_level_db is not None and (10 * log10(e_s + 1e-20) < min_level_db
-                                         or 10 * log10(e_r + 1e-20) < min_level_db):
+        cc, pc, e_s, e_r = _gcc(sw - sw.mean(), rs - rs.mean(), rate, upsample)
+        if e_s <= 1e-12 or e_r <= 1e-12:  # below -120 dBFS in the speech band: silence
             continue
-        if e_s <= 1e-14 or e_r <= 1e-14:
-            continue
-        cc, pc = _gcc(sw - sw.mean(), rs - rs.mean(), rate, upsample)
         mag = np.abs(cc)
         k = int(np.argmax(mag))
         frac = _parabolic(*mag[k - 1: k + 2]) if 0 < k < len(mag) - 1 else 0.0
@@ -365,10 +376,8 @@ def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: flo
         noise = np.concatenate([mag[: max(0, k - guard)], mag[k + guard + 1:]])
         noise_level = float(np.sqrt(np.mean(noise ** 2))) if noise.size else 1e-12
         strength = float(mag[k] / max(noise_level, 1e-12))
-        taper_e = np.sum((sb * np.hanning(n_w)) ** 2)
         lag_i = min(len(pc) - 1, max(0, int(round(k / upsample))))
-        ref_e = np.sum((rb[lag_i: lag_i + n_w] * np.hanning(n_w)) ** 2)
-        ncc = float(pc[lag_i] / np.sqrt(max(taper_e * ref_e, 1e-30)))
+        ncc = float(pc[lag_i] / np.sqrt(max(e_s * taper_e * e_r * taper_e, 1e-30)))
         lag = (k + frac) / upsample  # samples: src_win[0] at rs[lag]
         t_ref_start = ref_t0 + (j0 + lag) / rate
         out.append(WindowMeasure(t_src=a + window / 2, t_ref=t_ref_start + window / 2 * (1 + slope),
@@ -632,8 +641,9 @@ def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Op
 
     Two pieces of evidence make the confidence: the envelope peak (``h.p_value``) and the
     number of waveform windows agreeing with one line (binomial tail over the lines tried).
-    The waveform line gives the estimate when at least 3 windows agree on it; otherwise (far,
-    reverberant mics whose waveforms barely cohere) the envelope line does, to ~5 ms.
+    The waveform line gives the estimate when its agreement is itself significant
+    (``_WAVEFORM_P``); otherwise (far, reverberant mics whose waveforms barely cohere) the
+    envelope line does, to about 10 ms.
     """
     ov_ref, ov_src = overlap_of(h.delta, h.slope, ref_t0, ref_end, src_t0, src_end)
     span = ov_src[1] - ov_src[0]
@@ -642,17 +652,34 @@ def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Op
     slot = slot_length(span)
     starts = window_slots(ov_src[0], ov_src[1] - slot, slot, parity=0)
     meas = measure_windows(ref, ref_t0, src, src_t0, rate, starts, slot, h.delta, h.slope)
-    slope_tol = (2e-5 + _COARSE_TOL / max(span, 1.0)) if h.slope_known else MAX_DRIFT
-    fit = fit_line(meas, prior=(h.delta, h.slope), band=(_COARSE_TOL, slope_tol))
+    slope_tol = min(MAX_DRIFT, 2e-6 + 4.0 * h.slope_se) if h.slope_known else MAX_DRIFT
     n = len(meas)
-    k = int(fit.inliers.sum()) if fit is not None else 0
-    p_fine = 1.0 - significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN,
-                                n_lines=fit.n_lines_tried if fit else 1)
+    # A file's polarity relative to the reference is one for the whole recording, so windows
+    # of each polarity are fitted apart. Reflections and pitch echoes can line up too, with
+    # either sign; when both polarities find a significant line at different offsets, the
+    # waveform is ambiguous and the envelope decides.
+    fits = {}
+    for pol in (1, -1):
+        idx = [i for i, m in enumerate(meas) if m.polarity == pol]
+        f = fit_line([meas[i] for i in idx], prior=(h.delta, h.slope),
+                     band=(_COARSE_TOL, slope_tol))
+        if f is not None:
+            k_pol = int(f.inliers.sum())
+            p_pol = 1.0 - significance(n, k_pol, p0=_AGREE_TOL / _FINE_MARGIN,
+                                       n_lines=2 * f.n_lines_tried)
+            fits[pol] = (p_pol, k_pol, f, idx)
+    ranked = sorted(fits.values(), key=lambda v: (v[0], -v[1]))
+    p_fine, k, fit, idx = ranked[0] if ranked else (1.0, 0, None, [])
+    mid = float(np.median([m.t_src for m in meas])) if meas else 0.0
+    ambiguous = (len(ranked) == 2 and ranked[1][0] <= _WAVEFORM_P
+                 and abs((ranked[0][2].delta + ranked[0][2].slope * mid)
+                         - (ranked[1][2].delta + ranked[1][2].slope * mid)) > 0.002)
     conf = max(0.0, 1.0 - min(1.0, 2.0 * min(p_fine, h.p_value)))
-    if fit is not None and k >= 3:
+    if fit is not None and k >= 3 and p_fine <= _WAVEFORM_P and not ambiguous:
         delta, slope, method = fit.delta, fit.slope, "waveform"
-        agree = fit.inliers
-        r = fit.residuals[agree] * 1000.0
+        agree = np.zeros(n, dtype=bool)
+        agree[np.array(idx)[fit.inliers]] = True
+        r = fit.residuals[fit.inliers] * 1000.0
     else:
         delta, slope, method = h.delta, h.slope, "envelope"
         agree = np.zeros(n, dtype=bool)

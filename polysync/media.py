@@ -224,12 +224,15 @@ def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
         start = (container.start_time or 0) / av.time_base
         accs = {s.index: _TrackBuilder(s, rate, start, info.duration) for s in av_streams}
         last_report = -1.0
+        count = 0
         try:
             for packet in container.demux(*av_streams):
                 acc = accs[packet.stream.index]
                 for frame in packet.decode():
                     acc.add(frame)
-                if progress is not None and packet.pts is not None and info.duration > 0:
+                count += 1
+                if progress is not None and count % 256 == 0 and packet.pts is not None \
+                        and info.duration > 0:
                     done = min(1.0, float(packet.pts * packet.time_base) / info.duration)
                     if done - last_report >= 0.02:
                         progress(done)
@@ -294,10 +297,15 @@ class _TrackBuilder:
             # the start, and t0 carries the true position at the source rate's precision.
             self.pts0 = frame.pts or 0
             self._build(frame)
+            self.drain_every = int(self.BLOCK * frame.sample_rate / self.rate)
+            self.pending = 0
         if frame.pts is not None:
             frame.pts -= self.pts0
         self.graph.push(frame)
-        self._drain()
+        self.pending += frame.samples
+        if self.pending >= self.drain_every:  # pulling only when a block is due is much cheaper
+            self._drain()
+            self.pending = 0
 
     def _drain(self) -> None:
         import av

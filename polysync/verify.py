@@ -65,6 +65,18 @@ def _r(v: float, nd: int = 3):
     return None if v is None or not np.isfinite(v) else round(float(v), nd)
 
 
+def _tolerance_ms(sc: Sidecar, span_ms: float) -> float:
+    """What a re-measurement may differ by: the precision the sidecar claims.
+
+    A waveform sync is held to ``PASS_MEDIAN_MS`` plus half the spread between talkers (seen
+    by sync or by verify); an envelope sync to ``ENVELOPE_TOLERANCE_MS``.
+    """
+    if sc.quality.get("method") == "envelope":
+        return ENVELOPE_TOLERANCE_MS
+    span = max(span_ms, float(sc.quality.get("talker_span_ms") or 0.0))
+    return PASS_MEDIAN_MS + min(4.0, 0.5 * span)
+
+
 def _candidate(an: FileAnalysis, channel: Optional[str]):
     for c in an.candidates:
         if channel is None or c.channel == channel:
@@ -98,7 +110,7 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
         r = fit.residuals[fit.inliers] * 1000.0
         out.update(confidence=conf, median_residual_ms=offset * 1000.0,
                    spread_ms=float(np.subtract(*np.percentile(r, [75, 25]))),
-                   tolerance_ms=PASS_MEDIAN_MS + min(3.0, 0.5 * fit.cluster_span * 1000.0),
+                   tolerance_ms=_tolerance_ms(sc, fit.cluster_span * 1000.0),
                    correlation=float(np.median([abs(m.ncc) for m, g in zip(meas, fit.inliers)
                                                 if g])))
         if conf >= CONFIDENCE_REQUIRED:
