@@ -1,0 +1,388 @@
+"""The OTIO timeline contract: structure, exact frame grid, drift per cut, reading back.
+
+Media are tiny synthetic files made here with PyAV (64x36 video, a few seconds) at each rate;
+sidecars are written with save_sidecar (no real sync is needed to test export).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from polysync.decisions import EditDecisions, Shot, snap, write_edl_json
+from polysync.media import probe
+from polysync.session import load_angles
+from polysync.sidecar import Sidecar, media_info_dict, save_sidecar, sidecar_path
+from polysync.timeline import (PIP_TRANSFORM, build_timeline, decisions_from_timeline,
+                               file_url, frames_timecode, media_rate, role_track,
+                               timecode_frames, timeline_from_file)
+
+F = Fraction
+
+# name -> (rate, embedded start timecode of the reference camera or None)
+RATES = {
+    "23.976": (F(24000, 1001), None),
+    "24": (F(24), "01:00:00:00"),
+    "25": (F(25), "10:00:00:00"),
+    "29.97DF": (F(30000, 1001), "01:00:00;00"),
+    "29.97NDF": (F(30000, 1001), "01:00:00:00"),
+    "30": (F(30), None),
+    "50": (F(50), "00:59:59:49"),
+    "59.94": (F(60000, 1001), "00:09:59;58"),
+    "60": (F(60), "23:00:00:00"),
+}
+# Sync of the three angles: (delta_seconds, drift_slope)
+SYNC = {"A": (0.0, 0.0), "B": (0.4137, 3.0e-5), "R": (-0.2511, -2.0e-5)}
+
+
+def make_video(path: Path, fps: Fraction, seconds: float, timecode=None, codec="mpeg4") -> None:
+    """A 64x36 video (frame i is grey level i) with a mono AAC track, at exactly ``fps``."""
+    c = av.open(str(path), "w")
+    if timecode:
+        c.metadata["timecode"] = timecode
+    v = c.add_stream(codec, rate=fps)
+    v.width, v.height, v.pix_fmt = 64, 36, "yuv420p"
+    if codec == "libx264":
+        v.options = {"preset": "ultrafast"}
+    a = c.add_stream("aac", rate=48000)
+    a.layout = "mono"
+    for i in range(round(seconds * fps)):
+        frame = av.VideoFrame.from_ndarray(np.full((36, 64, 3), i % 256, np.uint8), format="rgb24")
+        frame.pts = i
+        c.mux(v.encode(frame))
+    c.mux(v.encode())
+    k = 0
+    while k < seconds * 48000:
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = 48000, k
+        k += 1024
+        c.mux(a.encode(frame))
+    c.mux(a.encode())
+    c.close()
+
+
+def make_wav(path: Path, seconds: float, rate: int = 48000) -> None:
+    """Stereo PCM silence: an audio recorder's file."""
+    c = av.open(str(path), "w")
+    a = c.add_stream("pcm_s16le", rate=rate)
+    a.layout = "stereo"
+    k = 0
+    while k < seconds * rate:
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 2048), np.int16), format="s16",
+                                           layout="stereo")
+        frame.sample_rate, frame.pts = rate, k
+        k += 1024
+        c.mux(a.encode(frame))
+    c.mux(a.encode())
+    c.close()
+
+
+def write_sidecar(media: Path, reference: Path, delta: float, slope: float) -> Path:
+    info = probe(media)
+    sc = Sidecar(source=media.name, reference=reference.name, delta_seconds=delta,
+                 drift_slope=slope, overlap_in_reference=(0.0, info.duration),
+                 overlap_in_source=(0.0, info.duration), audio_stream=0,
+                 source_info=media_info_dict(info.size, info.duration))
+    return save_sidecar(sc, sidecar_path(media))
+
+
+@dataclass
+class Shoot:
+    folder: Path
+    rate: Fraction
+    files: list  # [camera A (reference), camera B, audio recorder]
+    edl: Path    # an auto-edit of them (edl.json)
+
+
+def make_shoot(folder: Path, rate: Fraction, timecode, names=("CAM_A.mp4", "CAM_B.mov",
+               "REC.wav"), rate_b: Fraction | None = None) -> Shoot:
+    folder.mkdir(parents=True, exist_ok=True)
+    a, b, r = (folder / n for n in names)
+    make_video(a, rate, 2.0, timecode)
+    make_video(b, rate_b or rate, 2.0, None, codec="libx264")
+    make_wav(r, 3.0)
+    for path, key in ((a, "A"), (b, "B"), (r, "R")):
+        write_sidecar(path, a, *SYNC[key])
+    R = rate
+    shots = [Shot(snap(0.45, R), snap(0.9, R), 0), Shot(snap(0.9, R), snap(1.4, R), 1, 0),
+             Shot(snap(1.4, R), snap(1.9, R), 0, 1)]
+    dec = EditDecisions(inputs=[a, b, r], shots=shots, audio_source=2, rate=R,
+                        deltas=[SYNC[k][0] for k in "ABR"],
+                        drift_slopes=[SYNC[k][1] for k in "ABR"], names=[p.stem for p in (a, b, r)])
+    edl = write_edl_json(dec, folder / "edl.json")
+    return Shoot(folder, rate, [a, b, r], edl)
+
+
+@pytest.fixture(scope="session")
+def shoots(tmp_path_factory):
+    """``shoots(name) -> Shoot``, built once per rate name of RATES (and "special", "mixed")."""
+    cache: dict[str, Shoot] = {}
+
+    def get(name: str) -> Shoot:
+        if name not in cache:
+            folder = tmp_path_factory.mktemp("shoot")
+            if name == "special":  # spaces, '#', '%' and non-ASCII in folder and file names
+                cache[name] = make_shoot(folder / "dossier #2 100% été", F(30000, 1001),
+                                         "01:00:00;00",
+                                         names=("CAM A #1 é.mp4", "B%20 100%.mov", "récit.wav"))
+            elif name == "mixed":  # camera B at 25 fps in a 29.97 shoot
+                cache[name] = make_shoot(folder, F(30000, 1001), "01:00:00;00", rate_b=F(25))
+            else:
+                cache[name] = make_shoot(folder, *RATES[name])
+        return cache[name]
+
+    return get
+
+
+def clip_items(track):
+    return [(k, c) for k, c in enumerate(track) if isinstance(c, otio.schema.Clip)]
+
+
+def assert_on_grid(tl: otio.schema.Timeline, rate: Fraction) -> None:
+    """Every position and duration is a whole number of timeline frames at exactly ``rate``;
+    every source in-point and media range a whole number on its media's grid."""
+    assert tl.global_start_time.rate == float(rate)
+    for track in tl.tracks:
+        for k, item in enumerate(track):
+            span = track.range_of_child_at_index(k)
+            for t in (span.start_time, span.duration, item.source_range.duration):
+                assert t.rate == float(rate) and t.value == int(t.value), (track.name, t)
+            if isinstance(item, otio.schema.Clip):
+                start = item.source_range.start_time
+                avail = item.media_reference.available_range
+                assert start.value == int(start.value) and start.rate == avail.start_time.rate
+                assert avail.start_time.value == int(avail.start_time.value)
+                assert avail.duration.value == int(avail.duration.value)
+                assert start.value >= avail.start_time.value  # never before the media
+                end = start.value + item.source_range.duration.value * start.rate / float(rate)
+                assert end <= avail.start_time.value + avail.duration.value + 1e-6
+
+
+# -- timecode and rates -----------------------------------------------------------------------
+
+def test_timecode_drop_and_non_drop_frame():
+    ntsc, ntsc60 = F(30000, 1001), F(60000, 1001)
+    assert timecode_frames("01:00:00;00", ntsc) == 107892
+    assert timecode_frames("01:00:00:00", ntsc) == 108000
+    assert timecode_frames("00:01:00;02", ntsc) == 1800
+    assert timecode_frames("01:00:00;00", ntsc60) == 215784
+    assert timecode_frames("10:00:00:00", F(25)) == 900000
+    assert timecode_frames("01:00:00:00", F(24000, 1001)) == 86400
+    for n in range(0, 400000, 997):
+        for r in (ntsc, ntsc60):
+            assert timecode_frames(frames_timecode(n, r, True), r) == n
+            assert timecode_frames(frames_timecode(n, r, False), r) == n
+    assert frames_timecode(17982, ntsc, True) == "00:10:00;00"
+    assert otio.opentime.to_timecode(otio.opentime.RationalTime(12345, float(ntsc)),
+                                     float(ntsc)) == frames_timecode(12345, ntsc, True)
+
+
+def test_media_rate_snaps_phone_rates_to_exact_ones():
+    assert media_rate(F(1378500, 46003)) == F(30000, 1001)  # 29.966 fps average of a phone clip
+    assert media_rate(F(2997, 100)) == F(30000, 1001)
+    assert media_rate(F(25)) == F(25)
+    assert media_rate(F(15)) == F(15)
+    assert media_rate(None) is None
+
+
+# -- synced angles ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(RATES))
+def test_angles_timeline_contract(shoots, name):
+    shoot = shoots(name)
+    rate, tc = RATES[name]
+    angles = load_angles(shoot.files)
+    tl = build_timeline(angles)
+    meta = tl.metadata["polysync"]
+    assert meta["kind"] == "angles" and meta["rate"] == f"{rate.numerator}/{rate.denominator}"
+    # The recorder starts 0.2511 s before the reference: the origin is that, floored to a frame.
+    origin = F(meta["origin"])
+    assert origin == F(int(np.floor(-0.2511 * rate)), 1) / rate
+    assert meta["origin_seconds"] == float(origin)
+    assert meta["reference"] == str(shoot.files[0])
+    assert meta["audio_source"] == 0 and meta["wide"] is None
+    assert meta["drop_frame"] == (name in ("29.97DF", "59.94"))
+    assert [a["name"] for a in meta["angles"]] == ["CAM_A", "CAM_B", "REC"]
+    for a in meta["angles"]:
+        assert set(a) >= {"index", "name", "path", "delta_seconds", "drift_slope", "audio_stream",
+                          "fps", "duration"}
+    assert meta["angles"][2]["fps"] is None and meta["angles"][1]["drift_slope"] == 3e-5
+    saved = json.loads(otio.adapters.write_to_string(tl))["metadata"]["polysync"]
+    assert saved["origin"] == meta["origin"] and saved["angles"][1]["name"] == "CAM_B"
+
+    kinds = [(t.kind, t.name, t.enabled) for t in tl.tracks]
+    assert kinds == [("Audio", "CAM_A", True), ("Audio", "CAM_B", False), ("Audio", "REC", False),
+                     ("Video", "CAM_A", True), ("Video", "CAM_B", True)]
+    assert_on_grid(tl, rate)
+    video_a = tl.tracks[3]
+    (k, clip), = clip_items(video_a)
+    assert isinstance(video_a[0], otio.schema.Gap) and k == 1
+    # The reference sits at -origin, from its first frame, which carries its start timecode.
+    assert video_a.range_of_child_at_index(1).start_time.value == -origin * rate
+    ref = clip.media_reference
+    assert ref.target_url == shoot.files[0].as_uri()
+    tc_frames = timecode_frames(tc, rate) if tc else 0
+    assert ref.available_range.start_time.value == tc_frames
+    assert ref.available_range.duration.value == round(2 * rate)
+    assert ref.available_range.start_time.rate == float(rate)
+    assert clip.source_range.start_time.value == tc_frames
+    assert clip.metadata["polysync"] == {"cam": 0}
+    # The recorder (audio only) lives on its own sample grid, starting within the first frame.
+    rec = tl.tracks[2]
+    (k, clip), = clip_items(rec)
+    assert rec.range_of_child_at_index(k).start_time.value in (0, 1)
+    assert clip.source_range.start_time.rate == 48000
+    # Camera B starts 0.4137 s into the reference: its first frame sits at the frame whose
+    # instant is nearest, the sync error stays under half a frame of either grid.
+    b = tl.tracks[4]
+    pos = b.range_of_child_at_index(1).start_time.value
+    src = clip_items(b)[0][1].source_range.start_time.value
+    t_ref = float(origin) + pos / float(rate)
+    t_src = src / float(rate)
+    assert abs(0.4137 + t_src * (1 + 3e-5) - t_ref) <= 0.5 / float(rate) + 1e-9
+
+
+def test_mixed_rates_stay_on_each_grid(shoots):
+    shoot = shoots("mixed")
+    tl = build_timeline(load_angles(shoot.files))
+    assert tl.metadata["polysync"]["angles"][1]["fps"] == "25/1"
+    assert_on_grid(tl, F(30000, 1001))
+    b = next(t for t in tl.tracks if t.kind == "Video" and t.name == "CAM_B")
+    clip = clip_items(b)[0][1]
+    assert clip.source_range.start_time.rate == 25
+    assert clip.source_range.duration.rate == float(F(30000, 1001))
+    # --rate: the same shoot on a 25 fps timeline
+    tl25 = build_timeline(load_angles(shoot.files), rate="25")
+    assert_on_grid(tl25, F(25))
+
+
+def test_explicit_rate_and_audio_only_shoot(tmp_path):
+    rec = tmp_path / "only.wav"
+    make_wav(rec, 1.0)
+    write_sidecar(rec, rec, 0.0, 0.0)
+    tl = build_timeline(load_angles([rec]))
+    assert tl.metadata["polysync"]["rate"] == "30/1"  # no video anywhere: 30
+    assert [t.kind for t in tl.tracks] == ["Audio"]
+    assert_on_grid(tl, F(30))
+
+
+# -- auto-edits -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["23.976", "25", "29.97DF", "59.94", "mixed"])
+def test_edit_timeline_contract(shoots, name):
+    shoot = shoots(name)
+    rate = shoot.rate
+    tl = timeline_from_file(shoot.edl)
+    meta = tl.metadata["polysync"]
+    assert meta["kind"] == "edit" and meta["audio_source"] == 2
+    origin = F(meta["origin"])
+    assert origin == snap(0.45, rate)
+    assert_on_grid(tl, rate)
+    names = [(t.kind, t.name) for t in tl.tracks]
+    assert names[-1] == ("Video", "Program") and names[-2] == ("Video", "PiP")
+    assert ("Audio", "Program audio") in names
+    assert not any(t.enabled for t in tl.tracks if t.kind == "Audio" and t.name != "Program audio")
+    program, pip = role_track(tl, "program"), role_track(tl, "pip")
+    dec = decisions_from_timeline(tl)
+    angles = load_angles(shoot.files)
+    for (k, clip), shot in zip(clip_items(program), dec.shots):
+        cam = angles[shot.cam]
+        fps = media_rate(cam.fps)
+        tc = clip.media_reference.available_range.start_time.value
+        # The in-point is the drift model at the shot's start, on the media's frame grid.
+        expected = int(np.floor((F(cam.to_src(float(shot.start))) - F(cam.info.video.start))
+                                * fps + F(1, 2)))
+        assert clip.source_range.start_time.value - tc == expected
+        assert clip.metadata["polysync"] == {"cam": shot.cam, "pip": shot.pip}
+        span = program.range_of_child_at_index(k)
+        assert origin + F(int(span.start_time.value)) / rate == shot.start
+        assert span.duration.value == (shot.end - shot.start) * rate
+    insets = clip_items(pip)
+    assert [c.metadata["polysync"]["cam"] for _, c in insets] == [0, 1]
+    assert insets[0][1].metadata["polysync"]["pip_transform"] == PIP_TRANSFORM
+    assert isinstance(pip[0], otio.schema.Gap)
+    # Program audio: the recorder, over the whole program, drift-corrected per cut.
+    sound = role_track(tl, "program_audio")
+    assert sound.duration() == program.duration()
+    assert all(c.media_reference.target_url == shoot.files[2].as_uri()
+               for _, c in clip_items(sound))
+
+
+def test_decisions_round_trip_through_otio(shoots, tmp_path):
+    shoot = shoots("29.97DF")
+    from polysync.decisions import read_edl_json
+
+    dec = read_edl_json(shoot.edl)
+    tl = build_timeline(load_angles(shoot.files), dec)
+    path = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(tl, str(path))
+    back = decisions_from_timeline(timeline_from_file(path))
+    assert [(s.start, s.end, s.cam, s.pip) for s in back.shots] == \
+        [(s.start, s.end, s.cam, s.pip) for s in dec.shots]
+    assert back.rate == dec.rate and back.audio_source == 2
+    assert [p.resolve() for p in back.inputs] == [p.resolve() for p in dec.inputs]
+    assert back.drift_slopes == dec.drift_slopes
+    # Re-timing a saved timeline rebuilds it from its media at the new rate.
+    tl25 = timeline_from_file(path, rate=25)
+    assert tl25.metadata["polysync"]["rate"] == "25/1"
+    assert_on_grid(tl25, F(25))
+    assert len(clip_items(role_track(tl25, "program"))) == 3
+
+
+def test_angles_before_the_edit_are_trimmed(shoots):
+    shoot = shoots("25")
+    tl = timeline_from_file(shoot.edl)
+    for track in tl.tracks:
+        if (track.metadata["polysync"]["role"]) == "angle" and track.name == "REC":
+            (k, clip), = clip_items(track)
+            assert k == 0  # starts at the edit's first frame, trimmed in source_range
+            # The edit starts 0.44 s into the reference: 0.6911 s into the recorder.
+            expected = (float(snap(0.45, F(25))) + 0.2511) / (1 - 2e-5)
+            assert abs(clip.source_range.start_time.value / 48000 - expected) <= 0.5 / 48000
+    assert tl.duration().value == (snap(1.9, F(25)) - snap(0.45, F(25))) * 25
+
+
+def test_urls_are_absolute_and_percent_encoded(shoots):
+    shoot = shoots("special")
+    tl = build_timeline(load_angles(shoot.files))
+    urls = {c.media_reference.target_url for t in tl.tracks for _, c in clip_items(t)}
+    assert urls == {file_url(p) for p in shoot.files}
+    for url in urls:
+        assert url.startswith("file:///") and " " not in url and "#" not in url
+        assert all(ord(ch) < 128 for ch in url)
+    from urllib.parse import unquote, urlparse
+
+    assert {Path(unquote(urlparse(u).path)) for u in urls} == set(shoot.files)
+
+
+def test_bad_edits_are_usage_errors(shoots):
+    from polysync.errors import UsageError
+
+    shoot = shoots("30")
+    angles = load_angles(shoot.files)
+    dec = EditDecisions(inputs=shoot.files, shots=[Shot(F(0), F(1), 5)], audio_source=0,
+                        rate=F(30))
+    with pytest.raises(UsageError, match="angle 5"):
+        build_timeline(angles, dec)
+    dec.shots = []
+    with pytest.raises(UsageError, match="no shots"):
+        build_timeline(angles, dec)
+
+
+def test_adapters_are_registered_plugins(shoots, tmp_path):
+    names = {a.name for a in otio.plugins.ActiveManifest().adapters}
+    assert {"polysync_fcpxml", "polysync_fcp7xml", "cmx_3600"} <= names
+    tl = build_timeline(load_angles(shoots("25").files))
+    out = tmp_path / "x.fcpxml"
+    otio.adapters.write_to_file(tl, str(out), adapter_name="polysync_fcpxml")
+    assert out.read_text(encoding="utf-8").startswith("<?xml")
+    otio.adapters.write_to_file(tl, str(tmp_path / "x.xml"), adapter_name="polysync_fcp7xml")
+    assert "<xmeml" in (tmp_path / "x.xml").read_text(encoding="utf-8")
