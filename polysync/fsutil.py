@@ -28,6 +28,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         raise OutputError(f"cannot write here ({exc.strerror or exc})", folder) from None
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow the umask
     try:
         yield tmp_path
         os.replace(tmp_path, final)
@@ -35,6 +36,12 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(final: str | os.PathLike, text: str) -> None:
