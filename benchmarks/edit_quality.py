@@ -35,73 +35,27 @@ Usage: ``python benchmarks/edit_quality.py [--seeds 0 1 2] [--scenarios duo basi
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 
 from polysync.director import DirectorRules
 from polysync.edit import build_edit
 from polysync.sync import sync_files
-from polysync_fixtures import GENERATOR_VERSION, SCENARIOS, generate, load_truth
-from polysync_fixtures.spec import AudioStream, Device, MediaFile, Mic, ScenarioSpec, rng_for
+from polysync_fixtures import cached_scenario, generate, load_truth
 
-BENCH_VERSION = "1"
 CACHE = Path(os.environ.get("POLYSYNC_EDIT_BENCH_CACHE")
              or Path(__file__).resolve().parent.parent / "bench-out" / "edit_quality")
-"""Where the generated sets are kept ($POLYSYNC_EDIT_BENCH_CACHE, else <repo>/bench-out/)."""
+"""Where the long timing shoots are kept ($POLYSYNC_EDIT_BENCH_CACHE, else <repo>/bench-out/);
+the scored sets live in the fixture cache."""
 
 
 # ----------------------------------------------------------------------------- the sets
-
-
-def with_lavs(spec: ScenarioSpec) -> ScenarioSpec:
-    """``spec`` plus one lavalier recorder (mono 48 kHz WAV) per person, 0.15..0.22 m below the
-    mouth, on its own clock, covering the whole shoot."""
-    rng = rng_for(spec.seed, "edit-bench-lavs", spec.name)
-    ref = next(f for f in spec.files if f.name == spec.reference)
-    files = list(spec.files)
-    for person in spec.scenes[0].people:
-        d = float(rng.uniform(0.15, 0.22))
-        x, y, z = person.position
-        pos = (x + 0.05 * person.facing[0], y + 0.05 * person.facing[1],
-               z - math.sqrt(d * d - 0.0025))
-        device = Device(gain_db=float(20 * np.log10(d) + rng.uniform(-6.0, 3.0)),
-                        highpass_hz=float(rng.uniform(60, 100)),
-                        noise_dbfs=float(rng.uniform(-65, -58)), noise_color="pink")
-        files.append(MediaFile(f"lav_{person.name}.wav", "lav", 48000, ref.duration + 6.0,
-                               delta=round(float(-3.0 + rng.uniform(-0.5, 0.5)), 6),
-                               drift_ppm=round(float(rng.uniform(-30, 30)), 3),
-                               audio_codec="pcm_s16le", streams=(AudioStream(("live",)),),
-                               device=device, mic=Mic(((pos, 1.0),))))
-    return replace(spec, name=f"{spec.name}+lavs", files=tuple(files))
-
-
-def lav_set(name: str, seed: int) -> Path:
-    """Folder of scenario ``name`` + lavs (built on first use)."""
-    root = CACHE
-    final = root / f"{name}+lavs-seed{seed}-v{GENERATOR_VERSION}.{BENCH_VERSION}"
-    if (final / "truth.json").is_file():
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
-    try:
-        generate(with_lavs(SCENARIOS[name](seed)), tmp)
-        tmp.rename(final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-# ----------------------------------------------------------------------------- measures
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -194,7 +148,7 @@ def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def run_set(name: str, seed: int, work: Path) -> list[dict]:
-    folder = lav_set(name, seed)
+    folder = cached_scenario(name, seed, lavaliers=True)
     truth = load_truth(folder)
     cams = [f for f in truth["files"] if f["related"] and f["video"] is not None]
     lavs = {f["name"][4:-4]: f["name"] for f in truth["files"] if f["kind"] == "lav"}

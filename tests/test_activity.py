@@ -1,10 +1,5 @@
 """Speech activity per person: synthetic mics (pure numpy) and generated fixtures with truth."""
 
-import math
-import os
-import shutil
-import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,43 +16,11 @@ RATE = 4000
 
 
 def lav_scenario(name: str = "duo", seed: int = 0) -> Path:
-    """Fixture set ``name`` plus one lavalier recorder per person (lav_<person>.wav, mono
-    48 kHz, 0.15..0.22 m below the mouth, own clock), built once in the fixture cache."""
-    from polysync_fixtures import GENERATOR_VERSION, SCENARIOS, cache_root, generate
-    from polysync_fixtures.spec import AudioStream, Device, MediaFile, Mic, rng_for
+    """Fixture set ``name`` plus one lavalier recorder per person (lav_<person>.wav), built
+    once in the fixture cache."""
+    from polysync_fixtures import cached_scenario
 
-    final = cache_root() / f"{name}+lavs-seed{seed}-v{GENERATOR_VERSION}"
-    if (final / "truth.json").is_file():
-        return final
-    spec = SCENARIOS[name](seed)
-    rng = rng_for(seed, "edit-bench-lavs", spec.name)
-    ref = next(f for f in spec.files if f.name == spec.reference)
-    files = list(spec.files)
-    for person in spec.scenes[0].people:
-        d = float(rng.uniform(0.15, 0.22))
-        x, y, z = person.position
-        pos = (x + 0.05 * person.facing[0], y + 0.05 * person.facing[1],
-               z - math.sqrt(d * d - 0.0025))
-        device = Device(gain_db=float(20 * np.log10(d) + rng.uniform(-6.0, 3.0)),
-                        highpass_hz=float(rng.uniform(60, 100)),
-                        noise_dbfs=float(rng.uniform(-65, -58)), noise_color="pink")
-        files.append(MediaFile(f"lav_{person.name}.wav", "lav", 48000, ref.duration + 6.0,
-                               delta=round(float(-3.0 + rng.uniform(-0.5, 0.5)), 6),
-                               drift_ppm=round(float(rng.uniform(-30, 30)), 3),
-                               audio_codec="pcm_s16le", streams=(AudioStream(("live",)),),
-                               device=device, mic=Mic(((pos, 1.0),))))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        generate(replace(spec, name=f"{spec.name}+lavs", files=tuple(files)), tmp)
-        try:
-            os.rename(tmp, final)
-        except OSError:  # built meanwhile by another process
-            if not (final / "truth.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return cached_scenario(name, seed, lavaliers=True)
 
 
 def turn_agreement(act, truth: dict, names: list[str]) -> float:
