@@ -5,7 +5,8 @@ bench-out/), then in the same run:
 
 * the floor: ffmpeg alone decoding the audio of every file (``ffmpeg -i F -map 0:a -f null -``),
   one file after another, and also all files at once (as many at a time as polysync uses);
-* ``polysync sync`` on the same files: wall time, peak RSS of its whole process tree;
+* ``polysync sync`` on the same files: wall time, peak memory of its whole process tree
+  (proportional set size, so pages shared by forked workers count once);
 * offset error (ms) and drift error (ppm) of every source against the generator's truth.
 
 Usage: ``python benchmarks/sync_bench.py [--minutes 10 60] [--out bench-out]``
@@ -25,18 +26,31 @@ from pathlib import Path
 from polysync.media import find_ffmpeg
 
 
+def _memory_kb(pid: int) -> int:
+    """Proportional set size of ``pid`` (kB): shared library pages split among the processes
+    that share them, so forked workers are not counted twice. Falls back to VmRSS."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def tree_rss_kb(pid: int) -> int:
-    """Resident memory (kB) of ``pid`` and all its descendants, from /proc."""
+    """Memory (kB) of ``pid`` and all its descendants, from /proc (see ``_memory_kb``)."""
     total = 0
     stack = [pid]
     while stack:
         p = stack.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+            total += _memory_kb(p)
             with open(f"/proc/{p}/task/{p}/children") as fh:
                 stack += [int(c) for c in fh.read().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -45,7 +59,7 @@ def tree_rss_kb(pid: int) -> int:
 
 
 def run_measured(cmd: list[str]) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Run ``cmd``; return (wall seconds, peak RSS of its process tree in MB, result)."""
+    """Run ``cmd``; return (wall seconds, peak memory of its process tree in MB, result)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -130,7 +144,8 @@ def main() -> None:
     for m in args.minutes:
         r = bench(m, args.out, args.seed)
         print(f"\n== {m:g}-minute 3-camera shoot ({r['audio_minutes']:.0f} min of audio)")
-        print(f"polysync sync wall      {r['wall_s']:7.2f} s   peak RSS {r['peak_rss_mb']} MB")
+        print(f"polysync sync wall      {r['wall_s']:7.2f} s   peak memory {r['peak_rss_mb']} MB "
+              "(PSS of the process tree)")
         print(f"ffmpeg decode floor     {r['floor_seq_s']:7.2f} s one file at a time  "
               f"-> ratio {r['ratio_seq']:.2f}x")
         print(f"                        {r['floor_par_s']:7.2f} s files in parallel     "

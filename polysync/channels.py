@@ -84,8 +84,12 @@ def candidates_for_track(samples: np.ndarray, rate: int, t0: float, audio_stream
         if abs(r) < 0.2:  # two different mics (spaced pair): offer both
             return [left, right]
         sign = 1.0 if r >= 0 else -1.0
-        mix = (samples[0].astype(np.float32) + sign * samples[1].astype(np.float32)) * 0.5
-        return [make(mix.astype(np.float16), "L+R" if sign > 0 else "L-R")]
+        mix = np.empty(samples.shape[1], dtype=np.float16)
+        block = 1 << 20  # mixed in blocks: no full-length float32 copy of an hours-long file
+        for i in range(0, len(mix), block):
+            mix[i: i + block] = (samples[0, i: i + block].astype(np.float32)
+                                 + sign * samples[1, i: i + block].astype(np.float32)) * 0.5
+        return [make(mix, "L+R" if sign > 0 else "L-R")]
     return [make(samples[c], f"ch{c}") for c in range(n_ch)]
 
 

@@ -32,17 +32,13 @@ from __future__ import annotations
 import datetime as _dt
 import heapq
 import json
-import mmap
-import multiprocessing as mp
 import os
 import re
 import tempfile
-import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -57,7 +53,8 @@ from .media import MediaInfo, probe
 from .session import Angle, angle_name
 from .sidecar import (Sidecar, check_fresh, load_sidecar, media_info_dict, save_sidecar,
                       sidecar_path)
-from .sync import (FileAnalysis, ProgressFn, _relpath, align_files, analyse_file,
+from .sync import (FileAnalysis, ProgressFn, _relpath, align_files, decode_stream,
+                   drop_pages,
                    reference_sidecar)
 
 MEDIA_SUFFIXES = frozenset(
@@ -662,90 +659,6 @@ def placement_paths(edges: Sequence[Edge], ref: int) -> dict[int, list[tuple[int
     return {f: path for f, (_, path) in best.items()}
 
 
-_worker_state: dict = {}
-
-
-def _init_decoder(queue, folder: str) -> None:
-    _worker_state.update(queue=queue, folder=folder)
-
-
-def _decode(path: Path, folder: Optional[str] = None, progress=None):
-    """Analyse ``path`` and move its candidates' signals to ``.npy`` files in ``folder``:
-    returns ``(FileAnalysis without signals, [npy path per candidate])`` or the error."""
-    folder = folder or _worker_state["folder"]
-    queue = _worker_state.get("queue")
-    if progress is None and queue is not None:
-        def progress(frac: float) -> None:
-            queue.put((str(path), frac))
-    try:
-        an = analyse_file(path, progress=progress)
-    except PolysyncError as exc:
-        return exc
-    spilled = []
-    for c in an.candidates:
-        fd, name = tempfile.mkstemp(suffix=".npy", dir=folder)
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, c.signal)
-        c.signal = np.zeros(0, dtype=np.float16)
-        spilled.append(name)
-    return an, spilled
-
-
-def _drop_pages(an: FileAnalysis) -> None:
-    """Let the kernel take back the pages of ``an``'s memory-mapped signals that a pair
-    measurement read (they stay in the page cache; resident memory stays small)."""
-    for c in an.candidates:
-        mm = getattr(c.signal, "_mmap", None)
-        if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-            mm.madvise(mmap.MADV_DONTNEED)
-
-
-def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None,
-                  progress: Optional[ProgressFn] = None) -> Iterator[tuple[int, object]]:
-    """Decode every file once (:func:`polysync.sync.analyse_file`, in worker processes like
-    :func:`polysync.sync.analyse_all`), biggest first, and yield ``(index, FileAnalysis or
-    PolysyncError)`` as each finishes, so the caller works while the rest decode.
-
-    The 4 kHz signals come back memory-mapped from ``.npy`` files in ``folder``: the
-    sample-level stage reads a few windows of each, so a long shoot does not sit in memory.
-    """
-    order = sorted(range(len(paths)), key=lambda i: -Path(paths[i]).stat().st_size)
-    workers = max(1, min(len(paths), jobs or os.cpu_count() or 1))
-
-    def attach(out):
-        if isinstance(out, PolysyncError):
-            return out
-        an, spilled = out
-        for c, name in zip(an.candidates, spilled):
-            c.signal = np.load(name, mmap_mode="r")
-        return an
-
-    if workers == 1:
-        for i in order:
-            cb = (lambda f, p=str(paths[i]): progress(p, f)) if progress else None
-            yield i, attach(_decode(Path(paths[i]), folder, cb))
-        return
-    ctx = mp.get_context()
-    queue = ctx.SimpleQueue()
-
-    def relay() -> None:
-        while (item := queue.get()) is not None:
-            if progress is not None:
-                progress(*item)
-
-    thread = threading.Thread(target=relay, daemon=True)
-    thread.start()
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_decoder,
-                                 initargs=(queue, folder)) as pool:
-            futures = {pool.submit(_decode, Path(paths[i])): i for i in order}
-            for fut in as_completed(futures):
-                yield futures[fut], attach(fut.result())
-    finally:
-        queue.put(None)
-        thread.join(timeout=5)
-
-
 # =========================================================================== the report
 
 
@@ -996,8 +909,8 @@ def _measure(files: Sequence[Path], tmp: str, jobs: Optional[int],
             if found is not None:
                 res, rc, sc, prior = found
                 edges.append(Edge(a, b, res, rc, sc, prior))
-            _drop_pages(analyses[k])
-        _drop_pages(an)
+            drop_pages(analyses[k])
+        drop_pages(an)
         done.append(i)
     return analyses, edges, compared, stats["fine"]
 

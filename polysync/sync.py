@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
+import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
+
+import numpy as np
 
 from .align import SyncResult, align_pair
 from .channels import Candidate, candidates_for_track, rank
@@ -163,64 +169,103 @@ def _may_write_reference(path: Path) -> bool:
     return existing.is_reference
 
 
-_progress_queue = None
+_worker_state: dict = {}
 
 
-def _init_worker(queue) -> None:
-    global _progress_queue
-    _progress_queue = queue
+def _init_decoder(queue, folder: str) -> None:
+    _worker_state.update(queue=queue, folder=folder)
 
 
-def _analyse_in_worker(path: Path):
-    def report(frac: float) -> None:
-        if _progress_queue is not None:
-            _progress_queue.put((str(path), frac))
-
+def _decode(path: Path, folder: Optional[str] = None, progress=None):
+    """Analyse ``path`` and move its candidates' signals to ``.npy`` files in ``folder``:
+    returns ``(FileAnalysis without signals, [npy path per candidate])`` or the error."""
+    folder = folder or _worker_state["folder"]
+    queue = _worker_state.get("queue")
+    if progress is None and queue is not None:
+        def progress(frac: float) -> None:
+            queue.put((str(path), frac))
     try:
-        return analyse_file(path, progress=report)
+        an = analyse_file(path, progress=progress)
     except PolysyncError as exc:
         return exc
+    spilled = []
+    for c in an.candidates:
+        fd, name = tempfile.mkstemp(suffix=".npy", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, c.signal)
+        c.signal = np.zeros(0, dtype=np.float16)
+        spilled.append(name)
+    return an, spilled
 
 
-def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,
-                progress: Optional[ProgressFn] = None) -> list[FileAnalysis | PolysyncError]:
-    """Decode every file once; several files at a time in worker processes (one per core).
+def drop_pages(an: FileAnalysis) -> None:
+    """Let the kernel take back the pages of ``an``'s memory-mapped signals that a pair
+    measurement read (they stay in the page cache; resident memory stays small)."""
+    for c in an.candidates:
+        mm = getattr(c.signal, "_mmap", None)
+        if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            mm.madvise(mmap.MADV_DONTNEED)
 
-    Returns, per path, its analysis or the :class:`PolysyncError` that stopped it.
+
+def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None,
+                  progress: Optional[ProgressFn] = None) -> Iterator[tuple[int, object]]:
+    """Decode every file once (:func:`polysync.sync.analyse_file`, in worker processes like
+    :func:`polysync.sync.analyse_all`), biggest first, and yield ``(index, FileAnalysis or
+    PolysyncError)`` as each finishes, so the caller works while the rest decode.
+
+    The 4 kHz signals come back memory-mapped from ``.npy`` files in ``folder``: the
+    sample-level stage reads a few windows of each, so a long shoot does not sit in memory.
     """
+    order = sorted(range(len(paths)), key=lambda i: -Path(paths[i]).stat().st_size)
     workers = max(1, min(len(paths), jobs or os.cpu_count() or 1))
-    if workers == 1:
-        out = []
-        for p in paths:
-            try:
-                cb = (lambda f, p=p: progress(str(p), f)) if progress else None
-                out.append(analyse_file(p, progress=cb))
-            except PolysyncError as exc:
-                out.append(exc)
-        return out
-    import multiprocessing as mp
-    import threading
 
+    def attach(out):
+        if isinstance(out, PolysyncError):
+            return out
+        an, spilled = out
+        for c, name in zip(an.candidates, spilled):
+            c.signal = np.load(name, mmap_mode="r")
+            try:
+                os.unlink(name)  # the mapping stays valid; the disk space goes with it
+            except OSError:  # Windows keeps mapped files: the folder's owner removes them
+                pass
+        return an
+
+    if workers == 1:
+        for i in order:
+            cb = (lambda f, p=str(paths[i]): progress(p, f)) if progress else None
+            yield i, attach(_decode(Path(paths[i]), folder, cb))
+        return
     ctx = mp.get_context()
     queue = ctx.SimpleQueue()
 
     def relay() -> None:
-        while True:
-            item = queue.get()
-            if item is None:
-                return
+        while (item := queue.get()) is not None:
             if progress is not None:
                 progress(*item)
 
-    relay_thread = threading.Thread(target=relay, daemon=True)
-    relay_thread.start()
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(queue,)) as pool:
-            return list(pool.map(_analyse_in_worker, paths))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_decoder,
+                                 initargs=(queue, folder)) as pool:
+            futures = {pool.submit(_decode, Path(paths[i])): i for i in order}
+            for fut in as_completed(futures):
+                yield futures[fut], attach(fut.result())
     finally:
         queue.put(None)
-        relay_thread.join(timeout=5)
+        thread.join(timeout=5)
+
+
+def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,
+                progress: Optional[ProgressFn] = None) -> list[FileAnalysis | PolysyncError]:
+    """Decode every file once (see :func:`decode_stream`); per path, in order, its analysis
+    or the :class:`PolysyncError` that stopped it."""
+    out: list = [None] * len(paths)
+    with tempfile.TemporaryDirectory(prefix="polysync-", ignore_cleanup_errors=True) as tmp:
+        for i, result in decode_stream(paths, tmp, jobs=jobs, progress=progress):
+            out[i] = result
+    return out
 
 
 def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike] | str,
