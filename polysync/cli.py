@@ -266,3 +266,4 @@ __all__ = ["main", "fail_cleanly", "table", "Progress", "EXIT_USAGE"]
 # Commands that live in their own modules register here, one line each.
 from .export import export as _export; main.add_command(_export)  # noqa: E402
 from .edit import edit as _edit; main.add_command(_edit)  # noqa: E402
+from .demo import demo as _demo; from .report import report as _report; main.add_command(_demo); main.add_command(_report)  # noqa: E402
