@@ -267,3 +267,4 @@ __all__ = ["main", "fail_cleanly", "table", "Progress", "EXIT_USAGE"]
 from .export import export as _export; main.add_command(_export)  # noqa: E402
 from .edit import edit as _edit; main.add_command(_edit)  # noqa: E402
 from .demo import demo as _demo; from .report import report as _report; main.add_command(_demo); main.add_command(_report)  # noqa: E402
+from .render import render_cuts as _rc, render_pip as _rp; main.add_command(_rc); main.add_command(_rp)  # noqa: E402
