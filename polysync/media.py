@@ -345,6 +345,43 @@ class _TrackBuilder:
                           rate=self.rate, t0=float(self.t0 or 0.0), samples=samples)
 
 
+def container_facts(path: Path, probe_seconds: float = 3.0) -> tuple[float, bool, float]:
+    """``(start, indexed, lead)`` of a media file.
+
+    ``start``: the container's start time (s), what ffmpeg's demuxers report as its first
+    timestamp; ``indexed``: it seeks by an index (MP4/MOV/MXF/MKV), not by scanning timestamps
+    (MPEG-TS, raw streams); ``lead``: how far (s) other streams' packets run ahead of the
+    video in file order, measured over the first ``probe_seconds`` (a MOV with PCM sound in
+    1-second chunks: ~1 s). The concat demuxer leaves a shot at the first packet of ANY
+    stream past its outpoint, so the outpoint must reach that much further.
+    """
+    import av
+
+    with _open(Path(path)) as c:
+        flags = av.format.Flags(c.format.flags)
+        scanned = av.format.Flags.ts_discont | av.format.Flags.generic_index | \
+            av.format.Flags.no_timestamps
+        start = (c.start_time or 0) / av.time_base
+        lead, video_dts = 0.0, None
+        if c.streams.video and len(c.streams) > 1:
+            try:
+                for n, packet in enumerate(c.demux()):
+                    if packet.dts is None:
+                        continue
+                    t = float(packet.dts * packet.time_base)
+                    if packet.stream.type == "video":
+                        video_dts = t if video_dts is None else max(video_dts, t)
+                        if t - start > probe_seconds:
+                            break
+                    elif video_dts is not None:
+                        lead = max(lead, t - video_dts)
+                    if n > 20000:
+                        break
+            except av.error.FFmpegError:
+                pass
+        return start, not (flags & scanned), min(lead, 10.0)
+
+
 def find_ffmpeg() -> str:
     """The ffmpeg binary for rendering: ``$POLYSYNC_FFMPEG``, then PATH, then imageio-ffmpeg's."""
     env = os.environ.get("POLYSYNC_FFMPEG")

@@ -28,7 +28,7 @@ import opentimelineio as otio
 
 from .decisions import parse_rate
 from .errors import CorruptFileError, MediaError, UsageError
-from .media import probe
+from .media import container_facts, probe
 from .timeline import (angles_from_decisions, build_timeline, decisions_from_timeline,
                        file_url, parse_fraction, role_track, timeline_meta, to_frames)
 
@@ -140,43 +140,6 @@ IMPRECISE_SEEK_MARGIN = 3.0
 """Seconds read before a shot's in-point in containers without a seek index (MPEG-TS/PS,
 raw streams): seeking there lands near, not on, a keyframe, so the decoder needs a whole GOP
 of lead-in to be sure of a clean in-point frame."""
-
-
-def container_facts(path: Path, probe_seconds: float = 3.0) -> tuple[float, bool, float]:
-    """``(start, indexed, lead)`` of a media file.
-
-    ``start``: the container's start time (s), what ffmpeg's demuxers report as its first
-    timestamp; ``indexed``: it seeks by an index (MP4/MOV/MXF/MKV), not by scanning timestamps
-    (MPEG-TS, raw streams); ``lead``: how far (s) other streams' packets run ahead of the
-    video in file order, measured over the first ``probe_seconds`` (a MOV with PCM sound in
-    1-second chunks: ~1 s). The concat demuxer leaves a shot at the first packet of ANY
-    stream past its outpoint, so the outpoint must reach that much further.
-    """
-    import av
-
-    with av.open(str(path)) as c:
-        flags = av.format.Flags(c.format.flags)
-        scanned = av.format.Flags.ts_discont | av.format.Flags.generic_index | \
-            av.format.Flags.no_timestamps
-        start = (c.start_time or 0) / av.time_base
-        lead, video_dts = 0.0, None
-        if c.streams.video and len(c.streams) > 1:
-            try:
-                for n, packet in enumerate(c.demux()):
-                    if packet.dts is None:
-                        continue
-                    t = float(packet.dts * packet.time_base)
-                    if packet.stream.type == "video":
-                        video_dts = t if video_dts is None else max(video_dts, t)
-                        if t - start > probe_seconds:
-                            break
-                    elif video_dts is not None:
-                        lead = max(lead, t - video_dts)
-                    if n > 20000:
-                        break
-            except av.error.FFmpegError:
-                pass
-        return start, not (flags & scanned), min(lead, 10.0)
 
 
 def _sources(meta: dict, used: set[int]) -> dict[int, Source]:
@@ -380,4 +343,4 @@ def _check_media_ends(plan: RenderPlan) -> None:
 
 
 __all__ = ["RenderPlan", "Segment", "AudioSpan", "Source", "PipStyle", "plan_from_timeline",
-           "container_facts", "PIP_PICKS"]
+           "PIP_PICKS"]
