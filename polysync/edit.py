@@ -405,14 +405,10 @@ def write_decisions(dec: EditDecisions, angles: Sequence[Angle], out: str | os.P
     out = Path(out)
     if out.suffix.lower() == ".json":
         return write_edl_json(dec, out)
-    from .export import output_format, render
-    from .fsutil import atomic_write_text
+    from .export import write_timeline
     from .timeline import build_timeline
 
-    fmt = output_format(out)
-    text = render(build_timeline(list(angles), dec, name=out.stem), fmt)
-    atomic_write_text(out, text)
-    return out
+    return write_timeline(build_timeline(list(angles), dec, name=out.stem), out)
 
 
 # ----------------------------------------------------------------------------- CLI

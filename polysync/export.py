@@ -72,6 +72,14 @@ def load_timeline(inputs: Sequence[str | os.PathLike], rate=None, sidecar_dir=No
     return build_timeline(load_angles(paths, sidecar_dir=sidecar_dir), rate=rate, name=name)
 
 
+def write_timeline(tl: otio.schema.Timeline, out: str | os.PathLike, fmt: Optional[str] = None,
+                   fcpxml_version: str = "1.10") -> Path:
+    """Write ``tl`` to ``out`` atomically, in ``fmt`` (default: from the suffix)."""
+    out = Path(out)
+    atomic_write_text(out, render(tl, fmt or output_format(out), fcpxml_version))
+    return out
+
+
 def render(tl: otio.schema.Timeline, fmt: str, fcpxml_version: str = "1.10") -> str:
     """The text of ``tl`` in format ``fmt`` (otio, fcpxml, xml, edl)."""
     if fmt == "otio":
@@ -160,8 +168,7 @@ def export_timeline(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
     tl = load_timeline(inputs, rate=rate, sidecar_dir=sidecar_dir, name=out.stem)
     if kind != "otio":
         timeline_meta(tl, inputs[0])  # the other writers need polysync's structure
-    text = render(tl, kind, str(fcpxml_version))
-    atomic_write_text(out, text)
+    write_timeline(tl, out, kind, str(fcpxml_version))
     return tl
 
 
