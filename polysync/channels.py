@@ -60,7 +60,8 @@ def _corr(a: np.ndarray, b: np.ndarray, block: int = 1 << 20) -> float:
 
 def candidates_for_track(samples: np.ndarray, rate: int, t0: float, audio_stream: int
                          ) -> list[Candidate]:
-    """Mono candidates of one stream. ``samples``: (channels, n) at ``rate``.
+    """Mono candidates of one stream. ``samples``: (channels, n) at ``rate``; a stereo mix
+    overwrites ``samples[0]``.
 
     Mono streams give one candidate; a stereo pair gives the fitting mix (L+R, or L-R when one
     side is inverted) or its one live side; streams of 3+ channels give one per channel
@@ -84,8 +85,10 @@ def candidates_for_track(samples: np.ndarray, rate: int, t0: float, audio_stream
         if abs(r) < 0.2:  # two different mics (spaced pair): offer both
             return [left, right]
         sign = 1.0 if r >= 0 else -1.0
-        mix = np.empty(samples.shape[1], dtype=np.float16)
-        block = 1 << 20  # mixed in blocks: no full-length float32 copy of an hours-long file
+        # Mixed in place into the left row, in blocks: an hours-long file gets no second
+        # full-length buffer (the decoder's array is ours to overwrite).
+        mix = samples[0]
+        block = 1 << 20
         for i in range(0, len(mix), block):
             mix[i: i + block] = (samples[0, i: i + block].astype(np.float32)
                                  + sign * samples[1, i: i + block].astype(np.float32)) * 0.5
