@@ -209,14 +209,15 @@ def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
     import av
 
     path = Path(path)
+    info = probe(path)
+    wanted = [s for s in info.audio_streams
+              if audio_streams is None or s.audio_index in audio_streams]
+    if not info.audio_streams:
+        raise MediaError("no audio stream", path)
+    # A fresh demuxer, not a seek back to 0: seeking can skip the packets before 0 that carry
+    # a codec's priming (Opus, AAC in some containers) and shift the first sample.
     container = _open(path)
     try:
-        info = _probe_open(path, container)
-        wanted = [s for s in info.audio_streams
-                  if audio_streams is None or s.audio_index in audio_streams]
-        if not info.audio_streams:
-            raise MediaError("no audio stream", path)
-        container.seek(0)
         av_streams = [container.streams[s.index] for s in wanted]
         for s in container.streams:
             if s not in av_streams:  # the demuxer then skips video packets instead of reading them

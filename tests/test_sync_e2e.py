@@ -164,3 +164,26 @@ def test_verify_agrees_with_the_truth_in_hard_rooms(scenario, tmp_path, name):
             assert not rep.passed, (f["name"], err, rep)
             judged += 1
     assert judged >= 2
+
+
+@pytest.mark.parametrize("suffix, codec, rate", [("mp3", "libmp3lame", 32000),
+                                                 ("webm", "libopus", 48000),
+                                                 ("m4a", "aac", 44100), ("wav", "pcm_s16le", 22050)])
+def test_codecs_and_priming_keep_sample_timing(scenario, tmp_path, suffix, codec, rate):
+    """An excerpt re-encoded by ffmpeg (encoder delay, Opus pre-skip before 0, other rates)
+    syncs to where it was cut from. Decoding must not seek past the priming packets."""
+    import subprocess
+
+    from polysync.media import find_ffmpeg
+
+    folder, truth = scenario("basic")
+    ref = folder / truth["reference"]
+    live = truth_file(truth, truth["reference"])["live_audio_stream"]
+    clip = tmp_path / f"clip.{suffix}"
+    subprocess.run([find_ffmpeg(), "-v", "error", "-i", str(ref), "-map", f"0:a:{live}",
+                    "-ss", "10", "-t", "30", "-ar", str(rate), "-c:a", codec, str(clip)],
+                   check=True)
+    report = sync_files(ref, [clip], sidecar_dir=tmp_path)
+    assert report.ok
+    sc = load_sidecar(sidecar_path(clip, tmp_path))
+    assert abs(sc.delta_seconds - 10.0) <= 0.0005, sc.delta_seconds
