@@ -24,15 +24,15 @@ def to_analysis_rate(x: np.ndarray, sr: int) -> np.ndarray:
 
 def check_result(res: Optional[SyncResult], path=None) -> SyncResult:
     """Refuse a result polysync is not sure of (raises :class:`SyncRefused` naming ``path``)."""
-    what = "source"
     if res is None:
-        raise SyncRefused(f"no common sound found: the {what} looks unrelated to the reference",
+        raise SyncRefused("no common sound found: the source looks unrelated to the reference",
                           path)
     span = res.overlap_in_reference[1] - res.overlap_in_reference[0]
     if res.confidence < CONFIDENCE_REQUIRED:
         raise SyncRefused(
-            f"no reliable match ({res.n_agree} of {res.n_windows} windows agree, confidence "
-            f"{res.confidence:.3f}): the {what} looks unrelated to the reference", path)
+            f"no reliable match (envelope peak {res.coarse_z:.1f} sigma, {res.n_agree} of "
+            f"{res.n_windows} windows agree; confidence {res.confidence:.3f}): the source "
+            "looks unrelated to the reference", path)
     if span < MIN_OVERLAP:
         raise SyncRefused(f"overlap too short ({span:.1f} s; at least {MIN_OVERLAP:.0f} s needed)",
                           path)
