@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import Optional
+
 import numpy as np
 
 from .align import activity, envelope_feature, speech_envelope
@@ -58,12 +60,13 @@ def _corr(a: np.ndarray, b: np.ndarray, block: int = 1 << 20) -> float:
     return sab / np.sqrt(saa * sbb) if saa > 0 and sbb > 0 else 0.0
 
 
-def candidates_for_track(samples: np.ndarray, rate: int, t0: float, audio_stream: int
-                         ) -> list[Candidate]:
+def candidates_for_track(samples: np.ndarray, rate: int, t0: float, audio_stream: int,
+                         mixed: Optional[str] = None) -> list[Candidate]:
     """Mono candidates of one stream. ``samples``: (channels, n) at ``rate``; a stereo mix
     overwrites ``samples[0]``.
 
-    Mono streams give one candidate; a stereo pair gives the fitting mix (L+R, or L-R when one
+    Mono streams give one candidate (so does a stereo pair the decoder already ``mixed``,
+    labelled "L+R" or "L-R"); a stereo pair gives the fitting mix (L+R, or L-R when one
     side is inverted) or its one live side; streams of 3+ channels give one per channel
     (recorders put a different mic on each).
     """
@@ -74,7 +77,7 @@ def candidates_for_track(samples: np.ndarray, rate: int, t0: float, audio_stream
         return Candidate(audio_stream, name, t0, rate, sig, env, activity(env))
 
     if n_ch == 1:
-        return [make(samples[0], "mono")]
+        return [make(samples[0], mixed or "mono")]
     if n_ch == 2:
         left, right = make(samples[0], "L"), make(samples[1], "R")
         if left.alive != right.alive:

@@ -81,6 +81,7 @@ class AudioTrack:
     rate: int
     t0: float
     samples: np.ndarray = field(repr=False)
+    mixed: Optional[str] = None  # "L+R"/"L-R": a long stereo pair kept as its mix (one row)
 
     @property
     def channels(self) -> int:
@@ -262,6 +263,11 @@ class _TrackBuilder:
     """
 
     BLOCK = 1 << 16
+    COLLAPSE_AFTER = 600.0
+    """Seconds of a stereo pair after which, if its sides are clearly the same sound (|r| >=
+    COLLAPSE_R), only their mix (L+R, or L-R for an inverted side) is kept from then on: a
+    long file then costs one channel of memory. Dead sides and spaced pairs stay apart."""
+    COLLAPSE_R = 0.9
 
     def __init__(self, stream, rate: int, container_start: float, duration: float):
         self.stream = stream
@@ -273,6 +279,8 @@ class _TrackBuilder:
         self.t0: Optional[float] = None
         self.in_rate = stream.codec_context.sample_rate or 48000
         self.expect = int(max(duration, 1.0) * rate * 1.01) + rate
+        self.sums = np.zeros(3)  # L*L, R*R, L*R of a stereo pair so far
+        self.mix_sign = 0.0  # +1 or -1 once a stereo pair is kept as its mix
 
     def _build(self, frame) -> None:
         import av
@@ -319,6 +327,13 @@ class _TrackBuilder:
             self._append(out.to_ndarray())
 
     def _append(self, chunk: np.ndarray) -> None:
+        np.clip(chunk, -4.0, 4.0, out=chunk)
+        if chunk.shape[0] == 2:
+            if self.mix_sign:
+                chunk = ((chunk[0] + self.mix_sign * chunk[1]) * 0.5)[None, :]
+            else:
+                x = chunk.astype(np.float64)
+                self.sums += (x[0] @ x[0], x[1] @ x[1], x[0] @ x[1])
         m = chunk.shape[1]
         if self.buf is None:
             self.buf = np.zeros((chunk.shape[0], max(self.expect, m)), dtype=np.float16)
@@ -327,9 +342,26 @@ class _TrackBuilder:
                              dtype=np.float16)
             grown[:, : self.n] = self.buf[:, : self.n]
             self.buf = grown
-        np.clip(chunk, -4.0, 4.0, out=chunk)
         self.buf[:, self.n: self.n + m] = chunk
         self.n += m
+        if self.buf.shape[0] == 2 and not self.mix_sign and self.n >= self.COLLAPSE_AFTER * self.rate:
+            self._collapse()
+
+    def _collapse(self) -> None:
+        ll, rr, lr = self.sums
+        r = lr / np.sqrt(ll * rr) if ll > 0 and rr > 0 else 0.0
+        if abs(r) < self.COLLAPSE_R:
+            self.sums[:] = 0.0  # judge the next stretch afresh; never collapse on a weak pair
+            self.COLLAPSE_AFTER = self.n / self.rate + type(self).COLLAPSE_AFTER
+            return
+        self.mix_sign = 1.0 if r > 0 else -1.0
+        mixed = np.zeros((1, self.buf.shape[1]), dtype=np.float16)  # pages arrive as filled
+        block = 1 << 20
+        for i in range(0, self.n, block):
+            j = min(self.n, i + block)
+            mixed[0, i:j] = (self.buf[0, i:j].astype(np.float32)
+                             + self.mix_sign * self.buf[1, i:j].astype(np.float32)) * 0.5
+        self.buf = mixed
 
     def finish(self, audio_index: int) -> Optional[AudioTrack]:
         if self.graph is not None:
@@ -343,7 +375,8 @@ class _TrackBuilder:
         self.buf = None
         return AudioTrack(audio_index=audio_index, stream_index=self.stream.index,
                           codec=self.stream.codec_context.name, source_rate=self.in_rate,
-                          rate=self.rate, t0=float(self.t0 or 0.0), samples=samples)
+                          rate=self.rate, t0=float(self.t0 or 0.0), samples=samples,
+                          mixed={1.0: "L+R", -1.0: "L-R"}.get(self.mix_sign))
 
 
 def container_facts(path: Path, probe_seconds: float = 3.0) -> tuple[float, bool, float]:

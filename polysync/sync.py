@@ -43,7 +43,8 @@ def analyse_file(path: str | os.PathLike, progress: Optional[Callable[[float], N
     info = decoded.info
     cands: list[Candidate] = []
     for track in decoded.tracks:
-        cands += candidates_for_track(track.samples, track.rate, track.t0, track.audio_index)
+        cands += candidates_for_track(track.samples, track.rate, track.t0, track.audio_index,
+                                      track.mixed)
     del decoded
     cands = rank(cands)
     streams = [{"audio_stream": c.audio_stream, "channel": c.channel,

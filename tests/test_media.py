@@ -146,3 +146,24 @@ def test_ffmpeg_is_found_without_a_system_install(monkeypatch):
     assert find_ffmpeg()
     monkeypatch.setenv("POLYSYNC_FFMPEG", "/opt/ff/ffmpeg")
     assert find_ffmpeg() == "/opt/ff/ffmpeg"
+
+
+def test_long_stereo_pair_is_kept_as_its_mix(tmp_path, monkeypatch):
+    """After COLLAPSE_AFTER seconds a stereo pair whose sides are one sound keeps only its mix
+    (L-R when a side is inverted); a pair with a dead side stays two channels."""
+    from polysync import media
+
+    monkeypatch.setattr(media._TrackBuilder, "COLLAPSE_AFTER", 5.0)
+    rng = np.random.default_rng(5)
+    speechy = (rng.standard_normal(48000 * 20) * np.repeat(rng.random(100) > 0.5, 9600) * 0.3)
+    inverted, dead = tmp_path / "inv.mov", tmp_path / "dead.mov"
+    write(inverted, [("pcm_s16le", 48000, np.stack([speechy, -speechy]).astype(np.float32), None)])
+    write(dead, [("pcm_s16le", 48000, np.stack([speechy, 0 * speechy]).astype(np.float32), None)])
+    track = decode_audio(inverted).tracks[0]
+    assert track.samples.shape[0] == 1 and track.mixed == "L-R"
+    assert track.duration == pytest.approx(20.0, abs=0.01)
+    whole = np.abs(track.samples[0].astype(np.float32))
+    assert whole[: 4000 * 5].max() > 0.2 and whole[4000 * 10:].max() > 0.2  # before and after
+    (cand,) = candidates_for_track(track.samples, track.rate, track.t0, 0, track.mixed)
+    assert cand.channel == "L-R" and cand.alive
+    assert decode_audio(dead).tracks[0].samples.shape[0] == 2
