@@ -178,7 +178,6 @@ class Hypothesis:
     p_value: float = 1.0
     slope_known: bool = True
     slope_se: float = MAX_DRIFT  # standard error of the slope from the chunks
-    runner_up: float = 0.0
 
 
 def _gauss_tail(z: float) -> float:
@@ -281,8 +280,6 @@ def coarse_hypotheses(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray,
                                slope_se=float(min(MAX_DRIFT, slope_se))))
         if len(hyps) >= max_hypotheses:
             break
-    if len(hyps) > 1:
-        hyps[0].runner_up = hyps[1].score
     return hyps
 
 
@@ -565,7 +562,6 @@ class SyncResult:
     correlation: float  # median |ncc| of agreeing windows
     polarity: int
     coarse_peak: float
-    coarse_runner_up: float
     measures: list = field(default_factory=list, repr=False)
     agree: np.ndarray = field(default=None, repr=False)
     method: str = "waveform"  # what set the estimate: "waveform" windows or the "envelope"
@@ -631,8 +627,6 @@ def align_pair(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, r
             best = res
         if best.confidence >= CONFIDENCE_REQUIRED:
             break
-    if best is not None and len(hyps) > 1:
-        best.coarse_runner_up = max(h.score for h in hyps if h is not hyps[0]) if hyps else 0.0
     return best
 
 
@@ -695,6 +689,6 @@ def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Op
         spread_ms=float(np.subtract(*np.percentile(r, [75, 25]))) if r.size else float("nan"),
         correlation=float(np.median(nccs)) if nccs.size else 0.0,
         polarity=int(np.sign(pol.sum())) if pol.size else 1,
-        coarse_peak=h.peak, coarse_runner_up=0.0, measures=meas, agree=agree,
+        coarse_peak=h.peak, measures=meas, agree=agree,
         method=method, coarse_z=h.z, p_envelope=h.p_value, p_waveform=p_fine,
         talker_span_ms=(fit.cluster_span * 1000.0 if fit is not None and k >= 3 else 0.0))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import __version__
-from .errors import CorruptFileError
+from .errors import CorruptFileError, UsageError
 from .fsutil import atomic_write_text
 
 
@@ -77,6 +77,17 @@ def parse_rate(value) -> Fraction:
         if abs(f - base * 1000 / 1001) < 0.01:
             return Fraction(base * 1000, 1001)
     return Fraction(f).limit_denominator(1001)
+
+
+def user_rate(value) -> Fraction:
+    """A frame rate given on the command line; :class:`UsageError` when it is not one."""
+    try:
+        rate = parse_rate(value)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"not a frame rate: {value!r}") from None
+    if rate <= 0:
+        raise UsageError(f"not a frame rate: {value!r}")
+    return rate
 
 
 def write_edl_json(dec: EditDecisions, path: str | os.PathLike) -> Path:

@@ -26,7 +26,7 @@ import click
 import numpy as np
 
 from .activity import Activity, ActivityParams, MicTrack, detect_activity
-from .decisions import EditDecisions, Shot, parse_rate, write_edl_json
+from .decisions import EditDecisions, Shot, parse_rate, user_rate, write_edl_json
 from .director import DirectorRules, direct, frames_of, legacy_greedy
 from .errors import EXIT_REFUSED, MediaError, PolysyncError, UsageError
 from .session import Angle, load_angles
@@ -232,13 +232,7 @@ def check_mics(cast: Cast, span: tuple[float, float]) -> None:
 def program_rate(angles: Sequence[Angle], rate=None) -> Fraction:
     """``rate`` if given, else the reference angle's video rate, else the first video's, else 30."""
     if rate is not None:
-        try:
-            r = parse_rate(rate)
-        except (ValueError, ZeroDivisionError):
-            raise UsageError(f"not a frame rate: {rate!r}") from None
-        if r <= 0:
-            raise UsageError(f"not a frame rate: {rate!r}")
-        return r
+        return user_rate(rate)
     ref = next((a for a in angles if a.sidecar.is_reference and a.fps), None)
     ref = ref or next((a for a in angles if a.fps), None)
     return parse_rate(ref.fps) if ref is not None else DEFAULT_RATE

@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import click
 import opentimelineio as otio
 
-from .decisions import parse_rate
+from .decisions import user_rate
 from .errors import OutputError, UsageError
 from .fsutil import atomic_write_text
 from .session import load_angles
@@ -155,12 +155,7 @@ def export_timeline(inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
         raise UsageError(f"FCPXML version {fcpxml_version} is not supported (use "
                          + ", ".join(FCPXML_VERSIONS) + ")")
     if rate is not None:
-        try:
-            rate = parse_rate(rate)
-        except (ValueError, ZeroDivisionError):
-            raise UsageError(f"not a frame rate: {rate!r}") from None
-        if rate <= 0:
-            raise UsageError(f"not a frame rate: {rate}")
+        rate = user_rate(rate)
     resolved = out.resolve()
     for p in inputs:
         if Path(p).resolve() == resolved and Path(p).suffix.lower() not in TIMELINE_SUFFIXES:

@@ -357,7 +357,7 @@ def _quick(rc: Candidate, sc: Candidate, h: Hypothesis) -> Optional[SyncResult]:
         overlap_in_reference=ov_ref, overlap_in_source=ov_src, n_windows=n, n_agree=k,
         residual_ms=float(np.median(np.abs(r))), spread_ms=float(np.subtract(
             *np.percentile(r, [75, 25]))), correlation=float(np.median(nccs)),
-        polarity=int(np.sign(pol.sum())) or 1, coarse_peak=h.peak, coarse_runner_up=0.0)
+        polarity=int(np.sign(pol.sum())) or 1, coarse_peak=h.peak)
 
 
 @dataclass
@@ -450,7 +450,7 @@ def timecode_links(clips: Sequence["ClipOutcome"], ok: Sequence[int]) -> list[Ed
                                  overlap_in_reference=(d, d), overlap_in_source=(0.0, 0.0),
                                  n_windows=0, n_agree=0, residual_ms=float("nan"),
                                  spread_ms=float("nan"), correlation=0.0, polarity=1,
-                                 coarse_peak=0.0, coarse_runner_up=0.0)
+                                 coarse_peak=0.0)
                 links.append(Edge(a, b, res, kind="timecode", frame=frame))
     return links
 

@@ -272,7 +272,7 @@ def _edge(i, j, delta, slope=0.0, span=(0.0, 60.0), n=24, conf=1.0):
     res = SyncResult(delta_seconds=delta, drift_slope=slope, confidence=conf,
                      overlap_in_reference=ov_ref, overlap_in_source=span, n_windows=n,
                      n_agree=n, residual_ms=0.05, spread_ms=0.1, correlation=0.9, polarity=1,
-                     coarse_peak=0.9, coarse_runner_up=0.0)
+                     coarse_peak=0.9)
     return Edge(i, j, res)
 
 
