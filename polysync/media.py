@@ -254,6 +254,134 @@ def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
         container.close()
 
 
+FINE_RATE = 16000
+"""Sample rate (Hz) of the short spans the fine alignment re-reads (see :func:`decode_spans`)."""
+
+
+def mono_of(samples: np.ndarray, channel: str) -> np.ndarray:
+    """The mono candidate ``channel`` ("mono", "L", "R", "L+R", "L-R", "chN") of (channels, n)."""
+    if channel in ("L+R", "L-R") and samples.shape[0] >= 2:
+        return 0.5 * (samples[0] + (1.0 if channel == "L+R" else -1.0) * samples[1])
+    if channel == "R" and samples.shape[0] >= 2:
+        return samples[1]
+    if channel.startswith("ch") and channel[2:].isdigit() and int(channel[2:]) < samples.shape[0]:
+        return samples[int(channel[2:])]
+    return samples[0]
+
+
+def decode_spans(path: str | os.PathLike, audio_index: int, channel: str,
+                 spans: Sequence[tuple[float, float]], rate: int = FINE_RATE
+                 ) -> list[Optional[tuple[float, np.ndarray]]]:
+    """Re-read short spans ``(t_start, t_end)`` (file time, s) of one audio stream at ``rate``.
+
+    Spans close together are read in one run; each run seeks 0.3 s early (so a
+    decoder's warm-up after the seek falls outside the span). A span reaching past either end
+    of the file comes back shortened. Returns, per span, ``(t, x)``
+    with ``x`` mono float32 (``channel`` as in :func:`mono_of`) and ``t`` the time of
+    ``x[0]`` from the packet timestamps, or None where the span could not be read. Seeking is
+    only as exact as the container: callers check ``t`` against the full-pass signal.
+    """
+    import av
+
+    out: list[Optional[tuple[float, np.ndarray]]] = [None] * len(spans)
+    order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+    runs: list[list[int]] = []
+    for i in order:
+        if runs and spans[i][0] - max(spans[j][1] for j in runs[-1]) < 0.25 \
+                and spans[i][1] - spans[runs[-1][0]][0] < 20.0:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    container = _open(Path(path))
+    try:
+        streams = [s for s in container.streams if s.type == "audio"]
+        if audio_index >= len(streams):
+            return out
+        stream = streams[audio_index]
+        for s in container.streams:
+            if s is not stream:
+                s.discard = type(s.discard).all
+        start = (container.start_time or 0) / av.time_base
+        for run in runs:
+            a = min(spans[i][0] for i in run)
+            b = max(spans[i][1] for i in run)
+            got = _read_run(container, stream, start, a, b, rate)
+            if got is None:
+                continue
+            t_run, x = got
+            for i in run:
+                i0 = max(0, int(round((spans[i][0] - t_run) * rate)))
+                i1 = min(x.shape[1], int(round((spans[i][1] - t_run) * rate)))
+                if i1 > i0:
+                    out[i] = (t_run + i0 / rate, mono_of(x[:, i0:i1], channel).astype(np.float32))
+    finally:
+        container.close()
+    return out
+
+
+def _read_run(container, stream, start: float, a: float, b: float, rate: int):
+    """Decode ``stream`` over file time [a, b) after a seek; (t of sample 0, (ch, n)) or None."""
+    import av
+
+    try:
+        target = max(0.0, a - 0.3) + start
+        container.seek(int(target / stream.time_base), stream=stream, backward=True,
+                       any_frame=False)
+        graph, t_first, chunks, pushed = None, None, [], 0
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                if frame.pts is None:
+                    return None
+                t = float(frame.pts * frame.time_base) - start
+                if graph is None:
+                    if t > a:
+                        return None  # the seek landed past the span
+                    t_first = t
+                    frame.pts = 0
+                    graph = av.filter.Graph()
+                    chain = [graph.add_abuffer(format=frame.format.name,
+                                               sample_rate=frame.sample_rate,
+                                               layout=frame.layout.name,
+                                               time_base=frame.time_base),
+                             graph.add("aresample", f"{rate}"),
+                             graph.add("aformat", "sample_fmts=fltp"),
+                             graph.add("abuffersink")]
+                    for u, v in zip(chain, chain[1:]):
+                        u.link_to(v)
+                    graph.configure()
+                    pts0 = int(round(t_first / frame.time_base))
+                else:
+                    frame.pts = int(round(t / frame.time_base)) - pts0
+                graph.push(frame)
+                pushed += 1
+                if pushed % 32 == 0:
+                    _pull_all(graph, chunks)
+                if t > b + 0.05:
+                    break
+            else:
+                continue
+            break
+        if graph is None:
+            return None
+        graph.push(None)
+        _pull_all(graph, chunks)
+    except av.error.FFmpegError:
+        return None
+    if not chunks:
+        return None
+    return t_first, np.concatenate(chunks, axis=1)
+
+
+def _pull_all(graph, chunks: list) -> None:
+    import av
+
+    while True:
+        try:
+            chunks.append(graph.pull().to_ndarray().astype(np.float32))
+        except (av.BlockingIOError, av.EOFError):
+            return
+
+
 class _TrackBuilder:
     """Accumulates one stream at the analysis rate, in float16, through an ffmpeg filter graph.
 
