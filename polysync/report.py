@@ -159,7 +159,7 @@ def coarse_curve(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray, src_
     correlation is placed on the offset axis with the drift ``slope`` and the chunks are
     averaged. Returns None if the source has no pattern at all.
     """
-    from .align import ENV_RATE, _ncc_all_lags
+    from .align import ENV_RATE, LagCorrelator
 
     env = ENV_RATE
     n_s = len(src_feat)
@@ -169,16 +169,13 @@ def coarse_curve(ref_feat: np.ndarray, ref_t0: float, src_feat: np.ndarray, src_
         pick = np.round(np.linspace(0, len(starts) - 1, max_chunks)).astype(int)
         starts = starts[np.unique(pick)]
     min_overlap = int(min(chunk, max(8.0 * env, 0.5 * chunk)))
-    ref64 = np.asarray(ref_feat, dtype=np.float64)
-    nfft = int(2 ** np.ceil(np.log2(len(ref64) + chunk + 1)))
-    ref_fft = np.fft.rfft(ref64, nfft)
-    ref_sq_cum = np.concatenate([[0.0], np.cumsum(ref64 ** 2)])
+    correlate = LagCorrelator(ref_feat, chunk, min_overlap)
     curves = []
     for s0 in starts:
         c = np.asarray(src_feat[s0: s0 + chunk], dtype=np.float64)
         if len(c) < min_overlap or c.std() < 1e-6:
             continue
-        lags, ncc = _ncc_all_lags(ref64, c, ref_fft, nfft, ref_sq_cum, min_overlap)
+        lags, ncc = correlate(c)
         t_chunk = src_t0 + s0 / env
         # lag L: chunk[0] (source time t_chunk) at reference time ref_t0 + L/env
         curves.append((ref_t0 + lags / env - t_chunk * (1.0 + slope), ncc))
