@@ -21,7 +21,8 @@ Time convention: ``t_ref = delta + t_src * (1 + slope)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import mmap
+from dataclasses import dataclass, field, replace
 from math import comb, erfc, sqrt
 from typing import Optional, Sequence
 
@@ -46,6 +47,8 @@ _COARSE_TOL = 0.010  # s, how far the waveform line may sit from the envelope li
 _WAVEFORM_P = 0.01  # the waveform line is used when its agreement is this unlikely by chance
 _AGREE_TOL = 0.0015  # s, a window agrees with a line within this
 _TALKER_BAND = 0.012  # s, path differences between talkers considered (about 4 m)
+_ENVELOPE_SIGMA = 0.012  # s, how far an envelope line may sit from the truth (1 sigma)
+_ADOPT_SHARE = 0.2  # share of wide-band windows that must agree before their line is taken
 
 
 # --------------------------------------------------------------------------- envelopes
@@ -327,7 +330,8 @@ def window_slots(src_start: float, src_end: float, slot: float, parity: int,
 
 
 def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int,
-         beta: float = 0.75) -> tuple[np.ndarray, np.ndarray, float, float]:
+         beta: float = 0.75, band_hz: tuple[float, float] = _BAND
+         ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """PHAT-beta generalised cross-correlation of a window against a longer segment.
 
     Returns ``(gcc, plain, e_src, e_ref)``: ``gcc[i]`` is the whitened correlation with
@@ -341,7 +345,7 @@ def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int,
     S = np.fft.rfft(src_win * taper, nfft)
     R = np.fft.rfft(ref_seg, nfft)
     f = np.fft.rfftfreq(nfft, 1.0 / rate)
-    band = ((f >= _BAND[0]) & (f <= min(_BAND[1], 0.45 * rate))).astype(np.float64)
+    band = ((f >= band_hz[0]) & (f <= min(band_hz[1], 0.45 * rate))).astype(np.float64)
     e_src = 2.0 * float(np.sum(band * np.abs(S) ** 2)) / nfft / float(np.sum(taper ** 2))
     e_ref = 2.0 * float(np.sum(band * np.abs(R) ** 2)) / nfft / n_r
     G = R * np.conj(S)
@@ -352,6 +356,16 @@ def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int,
     return cc[: (n_r - n_w) * upsample + 1], plain[: n_r - n_w + 1], e_src, e_ref
 
 
+def release_pages(*arrays: np.ndarray) -> None:
+    """Let the kernel take back the resident pages of memory-mapped ``arrays`` (a long file's
+    signal read window by window would otherwise stay resident, read-around and all). The data
+    stays in the page cache; plain arrays are left alone."""
+    for a in arrays:
+        mm = getattr(a, "_mmap", None)
+        if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            mm.madvise(mmap.MADV_DONTNEED)
+
+
 def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, rate: int,
                     starts: Sequence[float], window: float, delta: float, slope: float,
                     margin: float = _FINE_MARGIN) -> list[WindowMeasure]:
@@ -360,12 +374,10 @@ def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: flo
 
     Windows that are silent (in the speech band) in either recording are skipped.
     """
-    upsample = 4
     n_w = int(round(window * rate))
     m = int(round(margin * rate))
-    taper_e = float(np.sum(np.hanning(n_w) ** 2))
     out = []
-    for a in starts:
+    for k, a in enumerate(starts):
         i0 = int(round((a - src_t0) * rate))
         if i0 < 0 or i0 + n_w > len(src):
             continue
@@ -374,26 +386,43 @@ def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: flo
         j0 = int(np.floor((pred - ref_t0) * rate)) - m
         if j0 < 0 or j0 + n_w + 2 * m > len(ref):
             continue
-        sw = np.asarray(src[i0: i0 + n_w], dtype=np.float64)
-        rs = np.asarray(ref[j0: j0 + n_w + 2 * m], dtype=np.float64)
-        cc, pc, e_s, e_r = _gcc(sw - sw.mean(), rs - rs.mean(), rate, upsample)
-        if e_s <= 1e-12 or e_r <= 1e-12:  # below -120 dBFS in the speech band: silence
-            continue
-        mag = np.abs(cc)
-        k = int(np.argmax(mag))
-        frac = _parabolic(*mag[k - 1: k + 2]) if 0 < k < len(mag) - 1 else 0.0
-        guard = 2 * upsample * max(1, rate // 1000)  # exclude +-2 ms around the peak
-        noise = np.concatenate([mag[: max(0, k - guard)], mag[k + guard + 1:]])
-        noise_level = float(np.sqrt(np.mean(noise ** 2))) if noise.size else 1e-12
-        strength = float(mag[k] / max(noise_level, 1e-12))
-        lag_i = min(len(pc) - 1, max(0, int(round(k / upsample))))
-        ncc = float(pc[lag_i] / np.sqrt(max(e_s * taper_e * e_r * taper_e, 1e-30)))
-        lag = (k + frac) / upsample  # samples: src_win[0] at rs[lag]
-        t_ref_start = ref_t0 + (j0 + lag) / rate
-        out.append(WindowMeasure(t_src=a + window / 2, t_ref=t_ref_start + window / 2 * (1 + slope),
-                                 strength=strength, ncc=float(np.clip(ncc, -1, 1)),
-                                 polarity=1 if cc[k] >= 0 else -1))
+        w = measure_window(src[i0: i0 + n_w], a, ref[j0: j0 + n_w + 2 * m], ref_t0 + j0 / rate,
+                           rate, slope)
+        if w is not None:
+            out.append(w)
+        if k % 32 == 31:
+            release_pages(ref, src)
+    release_pages(ref, src)
     return out
+
+
+def measure_window(src_win: np.ndarray, t_src: float, ref_seg: np.ndarray, t_ref: float,
+                   rate: int, slope: float, upsample: int = 4,
+                   band_hz: tuple[float, float] = _BAND) -> Optional[WindowMeasure]:
+    """Where ``src_win`` (first sample at source time ``t_src``) best sits in ``ref_seg`` (first
+    sample at reference time ``t_ref``); None when either is silent in the band."""
+    n_w = len(src_win)
+    sw = np.asarray(src_win, dtype=np.float64)
+    rs = np.asarray(ref_seg, dtype=np.float64)
+    cc, pc, e_s, e_r = _gcc(sw - sw.mean(), rs - rs.mean(), rate, upsample, band_hz=band_hz)
+    if e_s <= 1e-12 or e_r <= 1e-12:  # below -120 dBFS in the band: silence
+        return None
+    mag = np.abs(cc)
+    k = int(np.argmax(mag))
+    frac = _parabolic(*mag[k - 1: k + 2]) if 0 < k < len(mag) - 1 else 0.0
+    guard = 2 * upsample * max(1, rate // 1000)  # exclude +-2 ms around the peak
+    noise = np.concatenate([mag[: max(0, k - guard)], mag[k + guard + 1:]])
+    noise_level = float(np.sqrt(np.mean(noise ** 2))) if noise.size else 1e-12
+    strength = float(mag[k] / max(noise_level, 1e-12))
+    lag_i = min(len(pc) - 1, max(0, int(round(k / upsample))))
+    taper_e = float(np.sum(np.hanning(n_w) ** 2))
+    ncc = float(pc[lag_i] / np.sqrt(max(e_s * taper_e * e_r * taper_e, 1e-30)))
+    lag = (k + frac) / upsample  # samples: src_win[0] at ref_seg[lag]
+    window = n_w / rate
+    return WindowMeasure(t_src=t_src + window / 2,
+                         t_ref=t_ref + lag / rate + window / 2 * (1 + slope),
+                         strength=strength, ncc=float(np.clip(ncc, -1, 1)),
+                         polarity=1 if cc[k] >= 0 else -1)
 
 
 # --------------------------------------------------------------------------- line fit
@@ -556,6 +585,175 @@ def significance(n: int, k: int, p0: float, n_lines: int) -> float:
     return float(max(0.0, 1.0 - min(1.0, tail * n_lines)))
 
 
+def waveform_line(meas: Sequence[WindowMeasure], prior: tuple[float, float],
+                  band: tuple[float, float], margin: float = _FINE_MARGIN):
+    """The waveform line through window measures found within +-``margin`` of ``prior``.
+
+    A file's polarity relative to the reference is one for the whole recording, so windows of
+    each polarity are fitted apart. Reflections and pitch echoes can line up too, with either
+    sign; when both polarities find a significant line at different offsets, the waveform is
+    ambiguous. Returns ``(p, k, fit, idx, ambiguous)``: the chance of that agreement for
+    unrelated recordings, the agreeing count, the :class:`LineFit` (or None) and the indices
+    of ``meas`` it was fitted on.
+    """
+    n = len(meas)
+    fits = {}
+    for pol in (1, -1):
+        idx = [i for i, m in enumerate(meas) if m.polarity == pol]
+        f = fit_line([meas[i] for i in idx], prior=prior, band=band)
+        if f is not None:
+            k_pol = int(f.inliers.sum())
+            p_pol = 1.0 - significance(n, k_pol, p0=_AGREE_TOL / margin,
+                                       n_lines=2 * f.n_lines_tried)
+            fits[pol] = (p_pol, k_pol, f, idx)
+    ranked = sorted(fits.values(), key=lambda v: (v[0], -v[1]))
+    p, k, fit, idx = ranked[0] if ranked else (1.0, 0, None, [])
+    mid = float(np.median([m.t_src for m in meas])) if meas else 0.0
+    ambiguous = (len(ranked) == 2 and ranked[1][0] <= _WAVEFORM_P
+                 and abs((ranked[0][2].delta + ranked[0][2].slope * mid)
+                         - (ranked[1][2].delta + ranked[1][2].slope * mid)) > 0.002)
+    return p, k, fit, idx, ambiguous
+
+
+def place_span(x: np.ndarray, rate: int, t_guess: float, coarse: np.ndarray, coarse_t0: float,
+               coarse_rate: int, search: float = 0.02) -> Optional[float]:
+    """Exact time of ``x[0]`` (``x`` re-read at ``rate``, an integer multiple of
+    ``coarse_rate``) on the clock of ``coarse``, the same sound from the full decoding pass,
+    searched within +-``search`` s of ``t_guess``. None when the two do not match (the span
+    is silent, or not the same sound)."""
+    factor = rate // coarse_rate
+    y = signal.resample_poly(np.asarray(x, dtype=np.float64), 1, factor)
+    m = int(round(search * coarse_rate))
+    j0 = max(0, int(np.floor((t_guess - coarse_t0) * coarse_rate)) - m)  # clipped at the ends
+    j1 = min(len(coarse), int(np.floor((t_guess - coarse_t0) * coarse_rate)) + len(y) + m)
+    if j1 - j0 < len(y) + 2 or len(y) < coarse_rate // 4:
+        return None
+    seg = np.asarray(coarse[j0: j1], dtype=np.float64)
+    up = 4  # a whitened peak of one sound against itself is sharp: parabolic on 4x is exact
+    cc, pc, e_s, e_r = _gcc(y - y.mean(), seg - seg.mean(), coarse_rate, up, beta=1.0)
+    if e_s <= 1e-12 or e_r <= 1e-12:
+        return None
+    k = int(np.argmax(cc))
+    frac = _parabolic(*cc[k - 1: k + 2]) if 0 < k < len(cc) - 1 else 0.0
+    lag_i = min(len(pc) - 1, int(round(k / up)))
+    taper_e = float(np.sum(np.hanning(len(y)) ** 2))
+    ncc = pc[lag_i] / np.sqrt(max(e_s * e_r * taper_e ** 2, 1e-30))
+    if ncc < 0.8:
+        return None
+    return coarse_t0 + (j0 + (k + frac) / up) / coarse_rate
+
+
+def adopt_waveform(res: SyncResult, meas: list[WindowMeasure], margin: float, slope_tol: float,
+                   ref_range: tuple[float, float], src_range: tuple[float, float]
+                   ) -> Optional[SyncResult]:
+    """``res`` re-estimated from wide-band window measures found within +-``margin`` of its
+    line, or None when they do not give one clear answer (then ``res`` stands).
+
+    Each talker's windows gather where its direct sound lines up, and talkers sit within a few
+    metres, so the true line is where the most windows gather within a talker band
+    (``_TALKER_BAND`` wide). A strong reflection gathers windows too, but only of the talkers
+    it serves, and mostly well away from where the envelopes put the line; so each window's
+    vote is weighed by how well it fits the envelope line (``_ENVELOPE_SIGMA``). When
+    another band far off is nearly as well supported, or fewer than ``_ADOPT_SHARE`` of the
+    windows agree (reflections of a distant mic can line up a few by themselves), the answer is
+    not clear. Polarity is not used: the phase of a device's filters turns a wide-band peak's
+    sign.
+    """
+    if len(meas) < 3:
+        return None
+    x = np.array([m.t_src for m in meas])
+    u = np.array([m.t_ref - m.t_src for m in meas]) - (res.delta_seconds + res.drift_slope * x)
+    w = np.array([min(m.strength, 30.0) for m in meas]) + 1.0
+    half = _TALKER_BAND / 2
+    centres = np.arange(-margin + half, margin - half + 1e-9, 0.0005)
+    x_mid = float(np.median(x))
+    env_d, env_s = res.envelope_line
+    env_off = (env_d + env_s * x_mid) - (res.delta_seconds + res.drift_slope * x_mid)
+    # each window is weighed by how well its own offset fits the envelope line (not the band's
+    # centre, which would let a band reach for a far cluster with its near edge)
+    w = w * np.exp(-0.5 * ((u - env_off) / _ENVELOPE_SIGMA) ** 2)
+    support = np.array([w[np.abs(u - c) <= half].sum() for c in centres])
+    best = int(np.argmax(support))
+    far = np.abs(centres - centres[best]) > 2 * half
+    if far.any() and support[far].max() >= 0.8 * support[best]:
+        return None
+    c0 = float(centres[best])
+    fit = fit_line(meas, prior=(res.delta_seconds + c0, res.drift_slope), band=(half, slope_tol))
+    if fit is None:
+        return None
+    k = int(fit.inliers.sum())
+    p = 1.0 - significance(len(meas), k, p0=_AGREE_TOL / margin, n_lines=fit.n_lines_tried)
+    if k < 3 or p > _WAVEFORM_P or k < _ADOPT_SHARE * len(meas):
+        return None
+    agree = fit.inliers
+    r = fit.residuals[agree] * 1000.0
+    ov_ref, ov_src = overlap_of(fit.delta, fit.slope, *ref_range, *src_range)
+    good = [m for m, a in zip(meas, agree) if a]
+    return replace(res, delta_seconds=fit.delta, drift_slope=fit.slope,
+                   overlap_in_reference=ov_ref, overlap_in_source=ov_src,
+                   n_windows=len(meas), n_agree=k, residual_ms=float(np.median(np.abs(r))),
+                   spread_ms=float(np.subtract(*np.percentile(r, [75, 25]))),
+                   correlation=float(np.median([abs(m.ncc) for m in good])),
+                   polarity=int(np.sign(sum(m.polarity for m in good)) or 1),
+                   measures=meas, agree=agree, method="waveform", p_waveform=p,
+                   talker_span_ms=fit.cluster_span * 1000.0)
+
+
+def unconfirmed(res: SyncResult, meas: list[WindowMeasure], margin: float,
+                ref_range: tuple[float, float], src_range: tuple[float, float],
+                min_windows: int = 20) -> Optional[SyncResult]:
+    """The envelope line of ``res``, when ``res`` is an analysis-rate waveform line that the
+    wide-band windows ``meas`` (searched within +-``margin``) contradict; else None.
+
+    Below 2 kHz a far mic's strong reflection can line up windows as well as the direct sound.
+    The direct sound's line holds over the whole speech band, so when plenty of wide-band
+    windows were measured and their agreement with the line is no better than chance, the
+    line was a reflection and the envelopes give the offset instead.
+    """
+    if res.method != "waveform" or len(meas) < min_windows:
+        return None
+    u = np.array([m.t_ref - m.t_src - (res.delta_seconds + res.drift_slope * m.t_src)
+                  for m in meas])
+    k = int(np.count_nonzero(np.abs(u) <= _AGREE_TOL))
+    if 1.0 - significance(len(meas), k, p0=_AGREE_TOL / margin, n_lines=1) <= _WAVEFORM_P:
+        return None
+    d, sl = res.envelope_line
+    ov_ref, ov_src = overlap_of(d, sl, *ref_range, *src_range)
+    return replace(res, delta_seconds=d, drift_slope=sl, method="envelope", n_agree=0,
+                   overlap_in_reference=ov_ref, overlap_in_source=ov_src, residual_ms=float("nan"), spread_ms=float("nan"), correlation=0.0,
+                   agree=np.zeros(len(res.measures), dtype=bool), talker_span_ms=0.0)
+
+
+def adopt_drift(res: SyncResult, meas: list[WindowMeasure], margin: float, slope_tol: float
+                ) -> Optional[SyncResult]:
+    """``res`` (an envelope line) with its drift taken from wide-band window measures, or None.
+
+    When no line is clear enough to give the offset (:func:`adopt_waveform`), the windows may
+    still gather on one line away from it: a strong reflection seen by one mic lines up windows
+    just as the direct sound does, a fixed number of ms off, and it moves with the same clock
+    drift. Such a line (significant on its own, spread over most of the overlap) gives the
+    drift; the offset stays the envelope's at the middle of the overlap, where it is measured.
+    """
+    if res.method != "envelope" or len(meas) < 5:
+        return None
+    fit = fit_line(meas, prior=(res.delta_seconds, res.drift_slope), band=(margin, slope_tol))
+    if fit is None:
+        return None
+    k = int(fit.inliers.sum())
+    p = 1.0 - significance(len(meas), k, p0=_AGREE_TOL / margin, n_lines=fit.n_lines_tried)
+    x = np.array([m.t_src for m in meas])[fit.inliers]
+    y = np.array([m.t_ref - m.t_src for m in meas])[fit.inliers]
+    span = res.overlap_in_source[1] - res.overlap_in_source[0]
+    if k < 5 or p > _WAVEFORM_P or np.ptp(x) < 0.5 * span:
+        return None
+    # the slope of that one line alone (the talker-cluster refit of fit_line would pull in
+    # whatever lies near a line that is not the sound's)
+    slope = float(np.clip(np.polyfit(x, y, 1)[0], -MAX_DRIFT, MAX_DRIFT))
+    x_mid = 0.5 * (res.overlap_in_source[0] + res.overlap_in_source[1])
+    delta = res.delta_seconds + (res.drift_slope - slope) * x_mid
+    return replace(res, delta_seconds=delta, drift_slope=slope)
+
+
 # --------------------------------------------------------------------------- the pair
 
 
@@ -582,6 +780,7 @@ class SyncResult:
     p_envelope: float = 1.0
     p_waveform: float = 1.0
     talker_span_ms: float = 0.0  # between the outermost talker clusters averaged
+    envelope_line: tuple = (0.0, 0.0)  # (delta, slope) the sound envelopes gave
 
     @property
     def drift_ppm(self) -> float:
@@ -661,26 +860,8 @@ def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Op
     meas = measure_windows(ref, ref_t0, src, src_t0, rate, starts, slot, h.delta, h.slope)
     slope_tol = min(MAX_DRIFT, 2e-6 + 4.0 * h.slope_se) if h.slope_known else MAX_DRIFT
     n = len(meas)
-    # A file's polarity relative to the reference is one for the whole recording, so windows
-    # of each polarity are fitted apart. Reflections and pitch echoes can line up too, with
-    # either sign; when both polarities find a significant line at different offsets, the
-    # waveform is ambiguous and the envelope decides.
-    fits = {}
-    for pol in (1, -1):
-        idx = [i for i, m in enumerate(meas) if m.polarity == pol]
-        f = fit_line([meas[i] for i in idx], prior=(h.delta, h.slope),
-                     band=(_COARSE_TOL, slope_tol))
-        if f is not None:
-            k_pol = int(f.inliers.sum())
-            p_pol = 1.0 - significance(n, k_pol, p0=_AGREE_TOL / _FINE_MARGIN,
-                                       n_lines=2 * f.n_lines_tried)
-            fits[pol] = (p_pol, k_pol, f, idx)
-    ranked = sorted(fits.values(), key=lambda v: (v[0], -v[1]))
-    p_fine, k, fit, idx = ranked[0] if ranked else (1.0, 0, None, [])
-    mid = float(np.median([m.t_src for m in meas])) if meas else 0.0
-    ambiguous = (len(ranked) == 2 and ranked[1][0] <= _WAVEFORM_P
-                 and abs((ranked[0][2].delta + ranked[0][2].slope * mid)
-                         - (ranked[1][2].delta + ranked[1][2].slope * mid)) > 0.002)
+    p_fine, k, fit, idx, ambiguous = waveform_line(meas, (h.delta, h.slope),
+                                                   (_COARSE_TOL, slope_tol))
     conf = max(0.0, 1.0 - min(1.0, 2.0 * min(p_fine, h.p_value)))
     if fit is not None and k >= 3 and p_fine <= _WAVEFORM_P and not ambiguous:
         delta, slope, method = fit.delta, fit.slope, "waveform"
@@ -704,4 +885,5 @@ def _fine(ref, ref_t0, ref_end, src, src_t0, src_end, rate, h: Hypothesis) -> Op
         polarity=int(np.sign(pol.sum())) if pol.size else 1,
         coarse_peak=h.peak, measures=meas, agree=agree,
         method=method, coarse_z=h.z, p_envelope=h.p_value, p_waveform=p_fine,
-        talker_span_ms=(fit.cluster_span * 1000.0 if fit is not None and k >= 3 else 0.0))
+        talker_span_ms=(fit.cluster_span * 1000.0 if fit is not None and k >= 3 else 0.0),
+        envelope_line=(h.delta, h.slope))

@@ -14,12 +14,14 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .align import SyncResult, align_pair
+from .align import (MAX_DRIFT, SyncResult, WindowMeasure, adopt_drift, adopt_waveform, align_pair,
+                    measure_window, place_span, release_pages, slot_length, unconfirmed,
+                    window_slots)
 from .channels import Candidate, candidates_for_track, rank
 from .core import check_result
 from .errors import MediaError, PolysyncError, UsageError
 from .fsutil import check_writable_dir
-from .media import MediaInfo, decode_audio
+from .media import FINE_RATE, MediaInfo, decode_audio, decode_spans
 from .sidecar import Sidecar, load_sidecar, media_info_dict, save_sidecar, sidecar_path
 
 ProgressFn = Callable[[str, float], None]
@@ -82,7 +84,104 @@ def align_files(ref: FileAnalysis, src: FileAnalysis, max_pairs: int = 6) -> Pai
                                   best.result.correlation):
             best = PairAlignment(res, rc, sc)
     check_result(best.result if best else None, path=src.path)
-    return best
+    return refine(ref, src, best)
+
+
+FINE_MARGIN = 0.030
+"""Search half-width (s) of the wide-band windows around the analysis-rate line."""
+FINE_WINDOWS = 64
+"""Most windows re-read at :data:`FINE_RATE` per pair."""
+FINE_BAND = (120.0, 7000.0)
+
+
+def fine_band(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate
+              ) -> tuple[float, float]:
+    """The band both recordings really carry (a phone at 8 kHz has nothing above 4 kHz)."""
+    rates = [FINE_RATE]
+    for an, c in ((ref, rc), (src, sc)):
+        s = next((s for s in an.info.audio_streams if s.audio_index == c.audio_stream), None)
+        if s is not None and s.sample_rate:
+            rates.append(s.sample_rate)
+    return FINE_BAND[0], min(FINE_BAND[1], 0.45 * min(rates))
+
+
+def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate,
+                  delta: float, slope: float, ov_src: tuple[float, float], parity: int,
+                  margin: float = FINE_MARGIN) -> list[WindowMeasure]:
+    """Window measures over the speech band up to 7 kHz, re-read from the files.
+
+    The analysis-rate signals (4 kHz) carry only the band below 2 kHz, where a distant mic's
+    reflections and a voice's pitch echoes look as much like the sound as its direct path.
+    Here the windows of ``parity`` slots over the overlap and the reference around where the
+    line ``(delta, slope)`` puts them are decoded again at :data:`FINE_RATE`; each span is
+    placed on its file's clock against the full-pass signal (so a container's seek precision
+    does not matter) and the windows are located within +-``margin`` of the line.
+    """
+    a, b = ov_src
+    slot = slot_length(b - a)
+    starts = window_slots(a, b - slot, slot, parity, max_windows=FINE_WINDOWS)
+    pad = 0.05
+    src_spans = [(t - pad, t + slot + pad) for t in starts]
+    ref_spans = []
+    for t in starts:
+        p0 = delta + t * (1.0 + slope)
+        ref_spans.append((p0 - margin - pad, p0 + slot * (1.0 + slope) + margin + pad))
+    got_s = decode_spans(src.path, sc.audio_stream, sc.channel, src_spans)
+    got_r = decode_spans(ref.path, rc.audio_stream, rc.channel, ref_spans)
+    band = fine_band(ref, rc, src, sc)
+    rate = FINE_RATE
+    n_w = int(round(slot * rate))
+    m = int(round(margin * rate))
+    out = []
+    for k, (t, gs, gr) in enumerate(zip(starts, got_s, got_r)):
+        if k % 16 == 15:
+            release_pages(rc.signal, sc.signal)
+        if gs is None or gr is None:
+            continue
+        ts = place_span(gs[1], rate, gs[0], sc.signal, sc.t0, sc.rate)
+        tr = place_span(gr[1], rate, gr[0], rc.signal, rc.t0, rc.rate)
+        if ts is None or tr is None:
+            continue
+        i0 = int(round((t - ts) * rate))
+        if i0 < 0 or i0 + n_w > len(gs[1]):
+            continue
+        t_win = ts + i0 / rate
+        j0 = int(np.floor((delta + t_win * (1.0 + slope) - tr) * rate)) - m
+        if j0 < 0 or j0 + n_w + 2 * m > len(gr[1]):
+            continue
+        w = measure_window(gs[1][i0: i0 + n_w], t_win, gr[1][j0: j0 + n_w + 2 * m],
+                           tr + j0 / rate, rate, slope, upsample=2, band_hz=band)
+        if w is not None:
+            out.append(w)
+    release_pages(rc.signal, sc.signal)
+    return out
+
+
+def refine(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment) -> PairAlignment:
+    """Re-estimate an accepted alignment on wide-band windows (:func:`fine_measures`).
+
+    The wide-band line replaces the analysis-rate one when it is clear on its own. Otherwise
+    (far mics whose direct sound is lost) an analysis-rate waveform line the windows
+    contradict gives way to the envelope line, and an envelope line takes its drift from the
+    one line the windows gather on, if any (:func:`polysync.align.adopt_drift`).
+    """
+    res = pa.result
+    span = max(res.overlap_in_source[1] - res.overlap_in_source[0], 1.0)
+
+    def slope_tol(r: SyncResult) -> float:
+        # an envelope line's drift can be off by hundreds of ppm on a short overlap (one chunk)
+        return (max(5e-6, 0.003 / span) if r.method == "waveform"
+                else min(MAX_DRIFT, max(2e-5, 0.03 / span)))
+
+    meas = fine_measures(ref, pa.ref_candidate, src, pa.src_candidate, res.delta_seconds,
+                         res.drift_slope, res.overlap_in_source, parity=0)
+    rc, sc = pa.ref_candidate, pa.src_candidate
+    ranges = (rc.t0, rc.t0 + rc.duration), (sc.t0, sc.t0 + sc.duration)
+    new = adopt_waveform(res, meas, FINE_MARGIN, slope_tol(res), *ranges)
+    if new is None:
+        res = unconfirmed(res, meas, FINE_MARGIN, *ranges) or res
+        new = adopt_drift(res, meas, FINE_MARGIN, slope_tol(res)) or res
+    return PairAlignment(new, rc, sc)
 
 
 @dataclass

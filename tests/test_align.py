@@ -5,7 +5,8 @@ import pytest
 from scipy import signal
 
 from polysync import compute_sync
-from polysync.align import (WindowMeasure, fit_line, overlap_of, significance, window_slots)
+from polysync.align import (SyncResult, WindowMeasure, adopt_drift, adopt_waveform, fit_line,
+                            overlap_of, significance, window_slots)
 from polysync.errors import SyncRefused
 from polysync_fixtures.spec import rng_for
 from polysync_fixtures.synth import make_voice, synthesize
@@ -121,3 +122,79 @@ def test_fit_line_separates_talkers_from_drift():
     assert fit.slope == pytest.approx(30e-6, abs=1e-6)
     # the offset lands between the talkers, weighted by how long each spoke
     assert 1.0 - 0.002 < fit.delta < 1.0 + 0.002
+
+
+def _reverberant_windows(rng, direct: float, reflection: float, n_direct: int, n_reflect: int,
+                         n_noise: int, slope: float = 20e-6):
+    """Wide-band window offsets (s, relative to t_ref = t_src): one talker's direct sound, a
+    reflection that lines up more windows, and windows that found nothing."""
+    kinds = [direct] * n_direct + [reflection] * n_reflect + [None] * n_noise
+    rng.shuffle(kinds)
+    meas = []
+    for i, k in enumerate(kinds):
+        t = 3.0 + 2.0 * i
+        y = slope * t + (k + rng.normal(0, 5e-5) if k is not None else rng.uniform(-0.03, 0.03))
+        meas.append(WindowMeasure(t_src=t, t_ref=t + y, strength=4.0, ncc=0.3,
+                                  polarity=int(rng.choice([-1, 1]))))
+    return meas
+
+
+def _analysis_rate_result(delta: float, envelope_delta: float, slope: float = 20e-6):
+    return SyncResult(delta_seconds=delta, drift_slope=slope, confidence=1.0,
+                      overlap_in_reference=(0.0, 100.0), overlap_in_source=(0.0, 100.0),
+                      n_windows=40, n_agree=0, residual_ms=float("nan"), spread_ms=float("nan"),
+                      correlation=0.0, polarity=1, coarse_peak=0.5, method="envelope",
+                      envelope_line=(envelope_delta, slope))
+
+
+@pytest.mark.parametrize("envelope_delta", [0.006, -0.006])
+def test_wide_band_line_prefers_the_cluster_the_envelope_supports(envelope_delta):
+    """A reflection lining up more windows 22 ms away loses to the direct sound the envelope
+    points at (whichever side the envelope errs to), and either polarity counts."""
+    rng = np.random.default_rng(1)
+    meas = _reverberant_windows(rng, direct=0.001, reflection=-0.021, n_direct=12,
+                                n_reflect=15, n_noise=15)
+    res = _analysis_rate_result(delta=0.0, envelope_delta=envelope_delta)
+    new = adopt_waveform(res, meas, 0.030, 2e-5, (0.0, 200.0), (0.0, 200.0))
+    assert new is not None and new.method == "waveform"
+    assert new.delta_seconds == pytest.approx(0.001, abs=2e-4)
+    assert new.drift_slope == pytest.approx(20e-6, abs=2e-6)
+    assert new.n_agree == 12
+
+
+def test_wide_band_line_is_not_taken_when_few_windows_agree():
+    rng = np.random.default_rng(2)
+    meas = _reverberant_windows(rng, direct=0.001, reflection=0.015, n_direct=5,
+                                n_reflect=0, n_noise=40)
+    res = _analysis_rate_result(delta=0.0, envelope_delta=0.0)
+    assert adopt_waveform(res, meas, 0.030, 2e-5, (0.0, 200.0), (0.0, 200.0)) is None
+
+
+def test_drift_comes_from_a_reflection_line_when_the_offset_is_unclear():
+    """Windows that all lock on one reflection 18 ms off the truth still move with the clock:
+    their line gives the drift; the envelope's offset at mid-overlap is kept."""
+    rng = np.random.default_rng(3)
+    true_slope, env_slope = 220e-6, 232e-6
+    # the direct sound is lost: the one line the windows gather on is a reflection
+    meas = _reverberant_windows(rng, direct=0.018, reflection=0.0, n_direct=14, n_reflect=0,
+                                n_noise=40, slope=true_slope)
+    span = (min(m.t_src for m in meas), max(m.t_src for m in meas))
+    mid = 0.5 * (span[0] + span[1])
+    res = _analysis_rate_result(delta=0.002 - (env_slope - true_slope) * mid,
+                                envelope_delta=0.0, slope=env_slope)
+    res.overlap_in_source = span
+    new = adopt_drift(res, meas, 0.030, 5e-5)
+    assert new is not None
+    assert new.drift_slope == pytest.approx(true_slope, abs=2e-6)  # 12 ppm off before
+    at_mid = lambda r: r.delta_seconds + r.drift_slope * mid
+    assert at_mid(new) == pytest.approx(at_mid(res), abs=1e-7)
+    assert new.method == "envelope"
+
+
+def test_drift_is_kept_when_no_line_gathers_the_windows():
+    rng = np.random.default_rng(4)
+    meas = _reverberant_windows(rng, direct=0.0, reflection=0.0, n_direct=0, n_reflect=0,
+                                n_noise=50, slope=220e-6)
+    res = _analysis_rate_result(delta=0.0, envelope_delta=0.0, slope=232e-6)
+    res.overlap_in_source = (min(m.t_src for m in meas), max(m.t_src for m in meas))
+    assert adopt_drift(res, meas, 0.030, 5e-5) is None
