@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import multiprocessing as mp
 import os
@@ -295,16 +296,23 @@ def _decode(path: Path, folder: Optional[str] = None, progress=None):
             np.save(fh, c.signal)
         c.signal = np.zeros(0, dtype=np.float16)
         spilled.append(name)
+    if queue is not None:  # a pool worker: hand the freed decode buffers back to the system
+        _trim_heap()
     return an, spilled
+
+
+def _trim_heap() -> None:
+    """Return the C heap's free pages to the system (glibc only; elsewhere nothing)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def drop_pages(an: FileAnalysis) -> None:
     """Let the kernel take back the pages of ``an``'s memory-mapped signals that a pair
     measurement read (they stay in the page cache; resident memory stays small)."""
-    for c in an.candidates:
-        mm = getattr(c.signal, "_mmap", None)
-        if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-            mm.madvise(mmap.MADV_DONTNEED)
+    release_pages(*(c.signal for c in an.candidates))
 
 
 def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None,
@@ -325,6 +333,10 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
         an, spilled = out
         for c, name in zip(an.candidates, spilled):
             c.signal = np.load(name, mmap_mode="r")
+            mm = getattr(c.signal, "_mmap", None)
+            if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+                # windows are read here and there: no read-around, so only they become resident
+                mm.madvise(mmap.MADV_RANDOM)
             try:
                 os.unlink(name)  # the mapping stays valid; the disk space goes with it
             except OSError:  # Windows keeps mapped files: the folder's owner removes them
@@ -350,7 +362,9 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_decoder,
                                  initargs=(queue, folder)) as pool:
             futures = {pool.submit(_decode, Path(paths[i])): i for i in order}
-            for fut in as_completed(futures):
+            for n, fut in enumerate(as_completed(futures), 1):
+                if n == len(futures):  # the workers' memory goes before the caller works on
+                    pool.shutdown(wait=True)
                 yield futures[fut], attach(fut.result())
     finally:
         queue.put(None)
@@ -395,25 +409,39 @@ def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike
         for folder in {sidecar_path(p, sidecar_dir).parent for p in [ref_path, *src_paths]}:
             check_writable_dir(folder)
 
-    analyses = analyse_all([ref_path, *src_paths], jobs=jobs, progress=progress)
-    ref = analyses[0]
-    if isinstance(ref, PolysyncError):
-        raise ref
-    outcomes = []
-    for path, an in zip(src_paths, analyses[1:]):
+    def place(path: Path, an) -> SyncOutcome:
         if isinstance(an, PolysyncError):
-            outcomes.append(SyncOutcome(path=path, error=an))
-            continue
+            return SyncOutcome(path=path, error=an)
         try:
             pa = align_files(ref, an)
         except PolysyncError as exc:
-            outcomes.append(SyncOutcome(path=path, error=exc, analysis=an))
-            continue
+            return SyncOutcome(path=path, error=exc, analysis=an)
         out = SyncOutcome(path=path, result=pa.result, alignment=pa, analysis=an)
         if write:
             where = sidecar_path(path, sidecar_dir)
             out.sidecar = save_sidecar(make_sidecar(ref, an, pa, where), where)
-        outcomes.append(out)
+        return out
+
+    # each source is aligned as soon as it and the reference are decoded, while the last files
+    # still decode on the other cores
+    ref = None
+    done: dict[int, SyncOutcome] = {}
+    waiting: dict[int, object] = {}
+    with tempfile.TemporaryDirectory(prefix="polysync-", ignore_cleanup_errors=True) as tmp:
+        for i, an in decode_stream([ref_path, *src_paths], tmp, jobs=jobs, progress=progress):
+            if i == 0:
+                if isinstance(an, PolysyncError):
+                    raise an
+                ref = an
+            else:
+                waiting[i] = an
+            if ref is not None:
+                for j in sorted(waiting):
+                    done[j] = place(src_paths[j - 1], waiting.pop(j))
+                    if isinstance(done[j].analysis, FileAnalysis):
+                        drop_pages(done[j].analysis)
+                    drop_pages(ref)
+    outcomes = [done[j] for j in sorted(done)]
 
     ref_sc = None
     if write and any(o.ok for o in outcomes):
