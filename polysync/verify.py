@@ -1,8 +1,9 @@
 """``verify``: an independent check of a sidecar on audio that sync did not use.
 
-Sync measures windows in the even slots of the overlap; verify measures the odd slots, fits
-its own line through them and reports how far that independent estimate is from the sidecar's
-(at the middle of the overlap), how many windows agree, and how strongly they correlate.
+Sync measures windows in the even slots of the overlap; verify measures the odd slots (re-read
+wide-band, like sync's final estimate), fits its own line through them and reports how far
+that independent estimate is from the sidecar's (at the middle of the overlap), how many
+windows agree, and how strongly they correlate.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Optional
 import numpy as np
 
 from . import __version__
-from .align import (_AGREE_TOL, _COARSE_TOL, _FINE_MARGIN, CONFIDENCE_REQUIRED,
-                    coarse_hypotheses, fit_line, measure_windows, significance, slot_length,
-                    window_slots)
+from .align import (_AGREE_TOL, _COARSE_TOL, CONFIDENCE_REQUIRED, coarse_hypotheses,
+                    fit_line, significance)
 from .errors import CorruptFileError, VerifyFailed
 from .sidecar import Sidecar, check_fresh, load_sidecar, save_sidecar, sidecar_path
-from .sync import FileAnalysis, analyse_file
+from .sync import FINE_MARGIN, FileAnalysis, analyse_file, fine_measures
 
 PASS_MEDIAN_MS = 1.0
 """Largest |residual| (ms) that passes a waveform check (plus half the spread of talkers)."""
@@ -90,22 +90,31 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
     The windows get their own robust fit near the sidecar's line; the residual is that
     independent estimate minus the sidecar's at the middle of the overlap, allowed
     ``PASS_MEDIAN_MS`` plus half the spread between talkers. When too few windows agree (far,
-    reverberant mics), the sound envelopes are compared instead, to envelope precision.
+    reverberant mics), or sync itself could only place the file by its envelope, the sound
+    envelopes are compared instead, to envelope precision. Either way the envelopes'
+    residual is returned too (``envelope_residual_ms``): no sidecar passes that they put
+    further off than ``ENVELOPE_TOLERANCE_MS``.
     """
     rc = _candidate(ref, sc.quality.get("reference_channel"))
     cc = _candidate(src, sc.quality.get("channel"))
     a, b = sc.overlap_in_source
     mid = 0.5 * (a + b)
-    slot = slot_length(b - a)
-    starts = window_slots(a, b - slot, slot, parity=1)
-    meas = measure_windows(rc.signal, rc.t0, cc.signal, cc.t0, rc.rate, starts, slot,
-                           sc.delta_seconds, sc.drift_slope)
+    meas = fine_measures(ref, rc, src, cc, sc.delta_seconds, sc.drift_slope, (a, b), parity=1)
     fit = fit_line(meas, prior=(sc.delta_seconds, sc.drift_slope),
                    band=(_COARSE_TOL, 2e-5 + _COARSE_TOL / max(b - a, 1.0)))
     n, k = len(meas), (int(fit.inliers.sum()) if fit is not None else 0)
-    out = {"windows": n, "agreeing": k, "method": "waveform"}
-    if fit is not None and k >= 3:
-        conf = significance(n, k, p0=_AGREE_TOL / _FINE_MARGIN, n_lines=fit.n_lines_tried)
+    # the envelopes judge every sidecar to their own precision: near a wrong line the windows
+    # may find a reflection that agrees with it
+    hyps = coarse_hypotheses(rc.feature, rc.t0, cc.feature, cc.t0)
+    near = min(hyps, key=lambda h: abs(h.delta + h.slope * mid - sc.to_ref(mid) + mid),
+               default=None)
+    env_ms = (float("nan") if near is None
+              else (near.delta + near.slope * mid - sc.to_ref(mid) + mid) * 1e3)
+    out = {"windows": n, "agreeing": k, "method": "waveform", "envelope_residual_ms": env_ms}
+    # an envelope-precision sidecar is judged on the envelopes alone: near a far mic's line
+    # the windows find reflections as readily as the sound
+    if fit is not None and k >= 3 and sc.quality.get("method") != "envelope":
+        conf = significance(n, k, p0=_AGREE_TOL / FINE_MARGIN, n_lines=fit.n_lines_tried)
         offset = (fit.delta + fit.slope * mid) - sc.to_ref(mid) + mid
         r = fit.residuals[fit.inliers] * 1000.0
         out.update(confidence=conf, median_residual_ms=offset * 1000.0,
@@ -115,15 +124,11 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
                                                 if g])))
         if conf >= CONFIDENCE_REQUIRED:
             return out
-    hyps = coarse_hypotheses(rc.feature, rc.t0, cc.feature, cc.t0)
-    near = min(hyps, key=lambda h: abs(h.delta + h.slope * mid - sc.to_ref(mid) + mid),
-               default=None)
     if near is None:
         out.update(confidence=0.0, median_residual_ms=float("nan"), spread_ms=float("nan"),
                    tolerance_ms=ENVELOPE_TOLERANCE_MS, correlation=0.0, method="envelope")
         return out
-    out.update(confidence=1.0 - near.p_value, method="envelope",
-               median_residual_ms=(near.delta + near.slope * mid - sc.to_ref(mid) + mid) * 1e3,
+    out.update(confidence=1.0 - near.p_value, method="envelope", median_residual_ms=env_ms,
                spread_ms=float("nan"), tolerance_ms=ENVELOPE_TOLERANCE_MS,
                correlation=near.peak)
     return out
@@ -153,7 +158,8 @@ def verify_files(reference: str | os.PathLike, source: str | os.PathLike,
     ref = analyse_file(reference, audio_streams=ref_streams)
     m = check_alignment(ref, src, sc)
     passed = (m["confidence"] >= CONFIDENCE_REQUIRED
-              and abs(m["median_residual_ms"]) <= m["tolerance_ms"])
+              and abs(m["median_residual_ms"]) <= m["tolerance_ms"]
+              and not abs(m["envelope_residual_ms"]) > ENVELOPE_TOLERANCE_MS)
     report = VerifyReport(source=source, sidecar_path=sc_path, passed=bool(passed),
                           median_residual_ms=m["median_residual_ms"], spread_ms=m["spread_ms"],
                           correlation=m["correlation"], windows=m["windows"],

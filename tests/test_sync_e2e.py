@@ -24,7 +24,7 @@ def offset_tolerance_s(truth, f) -> float:
 
 
 def test_room_fixtures_typical_error(scenario, tmp_path):
-    """Across every related file of the reverberant scenes: median placement error <= 4 ms and
+    """Across every related file of the reverberant scenes: median placement error <= 3 ms and
     at least 70% of files within half a frame at 60 fps (8 ms)."""
     worst = []
     for name in ["basic", "wide", "partial", "short", "duo", "quad"]:
@@ -40,7 +40,7 @@ def test_room_fixtures_typical_error(scenario, tmp_path):
             worst.append(max(abs(sc.to_ref(t) - (f["delta_seconds"] + t * (1 + f["drift_slope"])))
                              for t in (a, b)))
     worst = sorted(worst)
-    assert worst[len(worst) // 2] <= 0.004, worst
+    assert worst[len(worst) // 2] <= 0.003, worst
     assert sum(w <= 0.008 for w in worst) >= 0.7 * len(worst), worst
 
 
@@ -143,27 +143,28 @@ def test_reference_sidecar_does_not_overwrite_a_source_sidecar(scenario_copy):
 
 @pytest.mark.parametrize("name", ["wide", "partial", "quad"])
 def test_verify_agrees_with_the_truth_in_hard_rooms(scenario, tmp_path, name):
-    """verify passes a sidecar that is right (within 2 ms of truth) and fails one that is
-    more than 12 ms off, whatever sync's own opinion was."""
+    """verify passes sync's sidecar when it is right (within 2 ms of the truth) and fails it
+    moved 30 ms either way, whatever sync's own opinion was."""
+    from polysync.sidecar import save_sidecar
     from polysync.verify import verify_files
 
     folder, truth = scenario(name)
     sources = related_sources(truth)
     ref = folder / truth["reference"]
     sync_files(ref, [folder / f["name"] for f in sources], sidecar_dir=tmp_path)
-    judged = 0
     for f in sources:
-        sc = load_sidecar(sidecar_path(folder / f["name"], tmp_path))
+        where = sidecar_path(folder / f["name"], tmp_path)
+        sc = load_sidecar(where)
         mid = sum(sc.overlap_in_source) / 2
         err = abs(sc.to_ref(mid) - (f["delta_seconds"] + mid * (1 + f["drift_slope"])))
-        rep = verify_files(ref, folder / f["name"], sidecar_dir=tmp_path)
-        if err <= 0.002:
-            assert rep.passed, (f["name"], err, rep)
-            judged += 1
-        elif err > 0.012:
-            assert not rep.passed, (f["name"], err, rep)
-            judged += 1
-    assert judged >= 2
+        synced = sc.delta_seconds
+        for shift in (0.0, 0.030, -0.030):
+            if shift == 0.0 and err > 0.002:
+                continue
+            sc.delta_seconds = synced + shift
+            save_sidecar(sc, where)
+            rep = verify_files(ref, folder / f["name"], sidecar_dir=tmp_path, write=False)
+            assert rep.passed == (shift == 0.0), (f["name"], err, shift, rep)
 
 
 @pytest.mark.parametrize("suffix, codec, rate", [("mp3", "libmp3lame", 32000),
