@@ -352,26 +352,52 @@ def find_talkers(cc: np.ndarray, okp: np.ndarray, k: int, m: int, iterations: in
     return arrival, weights
 
 
+def relative_arrivals(arrival: np.ndarray, weights: np.ndarray, sweeps: int = 20) -> np.ndarray:
+    """(K, M) how much later (samples) each talker reaches each mic than the talker's own
+    emission time and the mic's own clock explain, shrunk towards 0 where unreliable.
+
+    ``arrival[c, m] = e_c + s_m + r[c, m]`` is fitted by weighted least squares (alternating),
+    each entry weighed by the reliability of the pairs through mic m for talker c
+    (``weights``: (K, pairs)). ``s_m`` takes up each recording's offset from the others: sync
+    puts a recording on the line of the voices it heard, a ms or two from its neighbours' (the
+    talkers' different paths), the same for every talker at that mic. ``r`` is what tells
+    whose mic is whose.
+    """
+    k_count, m_count = arrival.shape
+    index = {pq: k for k, pq in enumerate(mic_pairs(m_count))}
+    w = np.zeros((k_count, m_count))
+    for m in range(m_count):
+        for j in range(m_count):
+            if j != m:
+                w[:, m] += weights[:, index[(min(m, j), max(m, j))]]
+    a = arrival.astype(float)
+    e = np.zeros(k_count)
+    s = np.zeros(m_count)
+    if k_count >= 2:
+        for _ in range(sweeps):
+            e = ((a - s) * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-9)
+            s = ((a - e[:, None]) * w).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-9)
+            s -= s.mean()
+    else:
+        e = (a * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-9)
+    return (a - e[:, None] - s[None, :]) * w / (w + 1.0)
+
+
 def assign_persons(arrival: np.ndarray, weights: np.ndarray, level_sig: np.ndarray,
                    person_mics: Sequence[int], rate: int) -> np.ndarray:
     """Talker index of each person: the talker heard earliest and loudest on their mic.
 
     ``arrival``: (K, M) samples; ``weights``: (K, pairs) pair reliability; ``level_sig``:
-    (K, M) dB relative to the mics' mean. A talker's lead at mic m is the weighted mean over
-    pairs (m, j) of how much earlier it reaches m than j, shrunk towards 0 when the pairs are
-    unreliable (weights sum well under 1). Returns (P,) int, -1 for a person
-    left without a talker. 1 ms of lead counts as much as 6 dB of level.
+    (K, M) dB relative to the mics' mean. Arrivals are compared as
+    :func:`relative_arrivals` (each recording's own offset taken out), levels between talkers
+    at the same mic (each mic's gain taken out). Returns (P,) int, -1 for a person left
+    without a talker. 1 ms of lead counts as much as 6 dB of level.
     """
-    m_count = arrival.shape[1]
-    index = {pq: k for k, pq in enumerate(mic_pairs(m_count))}
-    score = np.zeros((len(person_mics), arrival.shape[0]))
-    for p, m in enumerate(person_mics):
-        for c in range(arrival.shape[0]):
-            others = [j for j in range(m_count) if j != m]
-            w = np.array([weights[c, index[(min(m, j), max(m, j))]] for j in others])
-            d = np.array([arrival[c, j] - arrival[c, m] for j in others])
-            lead = float((w * d).sum() / (w.sum() + 1.0)) / rate if len(d) else 0.0
-            score[p, c] = lead * 1000.0 + np.nan_to_num(level_sig[c, m]) / 6.0
+    lead = -relative_arrivals(arrival, weights) / rate
+    level = np.nan_to_num(np.asarray(level_sig, dtype=float))
+    if level.shape[0] >= 2:
+        level = level - level.mean(axis=0, keepdims=True)
+    score = np.array([lead[:, m] * 1000.0 + level[:, m] / 6.0 for m in person_mics])
     rows, cols = linear_sum_assignment(-score)
     out = np.full(len(person_mics), -1, dtype=np.int64)
     out[rows] = cols
