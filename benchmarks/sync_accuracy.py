@@ -30,7 +30,7 @@ def errors(seed: int) -> list[tuple[str, float, str]]:
         for f in truth["files"]:
             if f["name"] == truth["reference"] or not f["related"]:
                 continue
-            label = f"{name}/{f['name']}"
+            label = f"{name}-{seed}/{f['name']}"
             try:
                 res = align_files(ref, analyse_file(folder / f["name"])).result
             except PolysyncError:
