@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import mmap
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from math import comb, erfc, sqrt
 from typing import Optional, Sequence
 
@@ -340,20 +341,27 @@ def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int,
     the speech-band energies per sample of the (tapered) window and of the segment.
     """
     n_w, n_r = len(src_win), len(ref_seg)
-    nfft = int(2 ** np.ceil(np.log2(n_r + n_w)))
-    taper = np.hanning(n_w)
-    S = np.fft.rfft(src_win * taper, nfft)
-    R = np.fft.rfft(ref_seg, nfft)
+    # the lags kept (0 .. n_r - n_w) never wrap once the transform holds the segment;
+    # single precision is ample for a peak's place
+    nfft = sfft.next_fast_len(n_r, real=True)
+    taper = _hann(n_w)
+    S = sfft.rfft((src_win * taper).astype(np.float32), nfft)
+    R = sfft.rfft(np.asarray(ref_seg, dtype=np.float32), nfft)
     f = np.fft.rfftfreq(nfft, 1.0 / rate)
-    band = ((f >= band_hz[0]) & (f <= min(band_hz[1], 0.45 * rate))).astype(np.float64)
+    band = ((f >= band_hz[0]) & (f <= min(band_hz[1], 0.45 * rate))).astype(np.float32)
     e_src = 2.0 * float(np.sum(band * np.abs(S) ** 2)) / nfft / float(np.sum(taper ** 2))
     e_ref = 2.0 * float(np.sum(band * np.abs(R) ** 2)) / nfft / n_r
     G = R * np.conj(S)
     mag = np.abs(G)
     phat = G * band / (mag ** beta + 1e-12 * (mag.max() + 1e-30))
-    cc = np.fft.irfft(phat, nfft * upsample) * upsample
-    plain = np.fft.irfft(G * band, nfft)
+    cc = sfft.irfft(phat, nfft * upsample) * upsample
+    plain = sfft.irfft(G * band, nfft)
     return cc[: (n_r - n_w) * upsample + 1], plain[: n_r - n_w + 1], e_src, e_ref
+
+
+@lru_cache(maxsize=16)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n)
 
 
 def release_pages(*arrays: np.ndarray) -> None:
@@ -415,7 +423,7 @@ def measure_window(src_win: np.ndarray, t_src: float, ref_seg: np.ndarray, t_ref
     noise_level = float(np.sqrt(np.mean(noise ** 2))) if noise.size else 1e-12
     strength = float(mag[k] / max(noise_level, 1e-12))
     lag_i = min(len(pc) - 1, max(0, int(round(k / upsample))))
-    taper_e = float(np.sum(np.hanning(n_w) ** 2))
+    taper_e = float(np.sum(_hann(n_w) ** 2))
     ncc = float(pc[lag_i] / np.sqrt(max(e_s * taper_e * e_r * taper_e, 1e-30)))
     lag = (k + frac) / upsample  # samples: src_win[0] at ref_seg[lag]
     window = n_w / rate
@@ -636,7 +644,7 @@ def place_span(x: np.ndarray, rate: int, t_guess: float, coarse: np.ndarray, coa
     k = int(np.argmax(cc))
     frac = _parabolic(*cc[k - 1: k + 2]) if 0 < k < len(cc) - 1 else 0.0
     lag_i = min(len(pc) - 1, int(round(k / up)))
-    taper_e = float(np.sum(np.hanning(len(y)) ** 2))
+    taper_e = float(np.sum(_hann(len(y)) ** 2))
     ncc = pc[lag_i] / np.sqrt(max(e_s * e_r * taper_e ** 2, 1e-30))
     if ncc < 0.8:
         return None
