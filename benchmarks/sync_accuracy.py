@@ -1,7 +1,9 @@
 """Sync accuracy on every generated scenario against the generator's truth.
 
-For each related source of each scenario: the worst placement error over its overlap (offset
-and drift together, ms), and the method that set the offset (waveform or envelope). Prints
+For each related source of each scenario, synced the way ``polysync sync REF SOURCES...`` does
+(all related sources in one call, no sidecars written): the worst placement error over its
+overlap (offset and drift together, ms), and the method that set the offset (waveform or
+envelope; ``via X`` when placed through another source). Prints
 the median, 90th percentile and maximum, and every file worse than half a frame at 60 fps.
 
 Usage: ``python benchmarks/sync_accuracy.py [--seeds 0 1]``
@@ -13,8 +15,7 @@ import argparse
 
 import numpy as np
 
-from polysync.errors import PolysyncError
-from polysync.sync import align_files, analyse_file
+from polysync.sync import sync_files
 from polysync_fixtures import cached_scenario, load_truth
 
 SCENARIOS = ["basic", "wide", "partial", "short", "shared_path", "quad", "duo", "phone_drift"]
@@ -26,20 +27,20 @@ def errors(seed: int) -> list[tuple[str, float, str]]:
     for name in SCENARIOS:
         folder = cached_scenario(name, seed)
         truth = load_truth(folder)
-        ref = analyse_file(folder / truth["reference"])
-        for f in truth["files"]:
-            if f["name"] == truth["reference"] or not f["related"]:
-                continue
+        related = [f for f in truth["files"] if f["name"] != truth["reference"] and f["related"]]
+        rep = sync_files(folder / truth["reference"], [folder / f["name"] for f in related],
+                         write=False)
+        for f, o in zip(related, rep.outcomes):
             label = f"{name}-{seed}/{f['name']}"
-            try:
-                res = align_files(ref, analyse_file(folder / f["name"])).result
-            except PolysyncError:
+            if not o.ok:
                 out.append((label, float("nan"), "refused"))
                 continue
+            res = o.result
             worst = max(abs(res.delta_seconds + t * (1 + res.drift_slope)
                             - (f["delta_seconds"] + t * (1 + f["drift_slope"])))
                         for t in res.overlap_in_source)
-            out.append((label, worst * 1000.0, res.method))
+            method = res.method + (f" via {res.via}" if res.via else "")
+            out.append((label, worst * 1000.0, method))
     return out
 
 

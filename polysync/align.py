@@ -704,7 +704,7 @@ def adopt_waveform(res: SyncResult, meas: list[WindowMeasure], margin: float, sl
                    correlation=float(np.median([abs(m.ncc) for m in good])),
                    polarity=int(np.sign(sum(m.polarity for m in good)) or 1),
                    measures=meas, agree=agree, method="waveform", p_waveform=p,
-                   talker_span_ms=fit.cluster_span * 1000.0)
+                   talker_span_ms=fit.cluster_span * 1000.0, wide_band=True)
 
 
 def unconfirmed(res: SyncResult, meas: list[WindowMeasure], margin: float,
@@ -789,6 +789,8 @@ class SyncResult:
     p_waveform: float = 1.0
     talker_span_ms: float = 0.0  # between the outermost talker clusters averaged
     envelope_line: tuple = (0.0, 0.0)  # (delta, slope) the sound envelopes gave
+    via: Optional[str] = None  # placed through this other source (see :func:`chain`)
+    wide_band: bool = False  # the line is the wide-band windows' (:func:`adopt_waveform`)
 
     @property
     def drift_ppm(self) -> float:
@@ -823,6 +825,21 @@ def overlap_of(delta: float, slope: float, ref_start: float, ref_end: float,
 def slot_length(overlap_seconds: float) -> float:
     """Analysis window length (s): short overlaps get 1 s windows, long ones 2 s."""
     return 1.0 if overlap_seconds < 120.0 else 2.0
+
+
+def chain(first: SyncResult, second: SyncResult, ref_range: tuple[float, float],
+          src_range: tuple[float, float], via: str) -> SyncResult:
+    """``second`` (a source on another source ``via``'s clock) carried onto the reference by
+    ``first`` (``via`` on the reference's clock): the lines compose,
+    ``t_ref = d1 + (d2 + t (1 + s2)) (1 + s1)``. The measures are ``second``'s."""
+    d1, s1 = first.delta_seconds, first.drift_slope
+    d2, s2 = second.delta_seconds, second.drift_slope
+    delta = d1 + d2 * (1.0 + s1)
+    slope = (1.0 + s2) * (1.0 + s1) - 1.0
+    ov_ref, ov_src = overlap_of(delta, slope, *ref_range, *src_range)
+    return replace(second, delta_seconds=delta, drift_slope=slope, overlap_in_reference=ov_ref,
+                   overlap_in_source=ov_src, confidence=min(first.confidence, second.confidence),
+                   via=via)
 
 
 def align_pair(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: float, rate: int,

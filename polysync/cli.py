@@ -139,7 +139,8 @@ def sync(reference, sources, group, angles, ref_choice, partial, sidecar_dir, jo
                 r, pa = o.result, o.alignment
                 rows.append([o.path.name, f"{r.delta_seconds:+.6f} s", f"{r.drift_ppm:+.2f} ppm",
                              f"{r.confidence:.4f}", pa.src_candidate.label(),
-                             f"{r.n_agree}/{r.n_windows}", r.method, str(o.sidecar)])
+                             f"{r.n_agree}/{r.n_windows}",
+                             r.method + (f" via {r.via}" if r.via else ""), str(o.sidecar)])
             else:
                 rows.append([o.path.name, "-", "-", "-", "-", "-", "-", "REFUSED"])
         click.echo(f"reference: {report.reference}  (audio "
@@ -204,7 +205,7 @@ def _sync_json(report) -> dict:
                         drift_ppm=r.drift_ppm, confidence=r.confidence,
                         audio_stream=o.alignment.src_candidate.audio_stream,
                         channel=o.alignment.src_candidate.channel,
-                        windows=r.n_windows, agreeing=r.n_agree, method=r.method,
+                        windows=r.n_windows, agreeing=r.n_agree, method=r.method, via=r.via,
                         overlap_in_reference=list(r.overlap_in_reference))
         else:
             item.update(error=o.error.message, exit_code=o.error.exit_code)

@@ -9,15 +9,15 @@ import os
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from .align import (MAX_DRIFT, SyncResult, WindowMeasure, adopt_drift, adopt_waveform, align_pair,
-                    measure_window, place_span, release_pages, slot_length, unconfirmed,
-                    window_slots)
+                    chain, measure_window, overlap_of, place_span, release_pages, slot_length,
+                    unconfirmed, window_slots)
 from .channels import Candidate, candidates_for_track, rank
 from .core import check_result
 from .errors import MediaError, PolysyncError, UsageError
@@ -237,7 +237,8 @@ def make_sidecar(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment,
                  "method": r.method, "envelope_z": round(r.coarse_z, 2),
                  "talker_span_ms": round(r.talker_span_ms, 3),
                  "channel": pa.src_candidate.channel,
-                 "reference_channel": pa.ref_candidate.channel},
+                 "reference_channel": pa.ref_candidate.channel,
+                 **({"via": r.via} if r.via else {})},
         source_info=media_info_dict(src.info.size, src.info.duration),
         reference_info=media_info_dict(ref.info.size, ref.info.duration),
         reference_path=_relpath(ref.path, where.parent),
@@ -382,6 +383,76 @@ def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,
     return out
 
 
+CHAIN_AGREEMENT = 0.015
+"""s: a source placed through a neighbour must land this close to its own envelope line."""
+CLEAR_SHARE = 0.4
+"""Share of wide-band windows on a line above which a placement is not questioned."""
+CHAIN_GAIN = 0.1
+"""How much clearer (in share of agreeing windows) a path through a neighbour must be."""
+
+
+def _share(res: SyncResult) -> float:
+    """How clearly the wide-band windows gave ``res``: the share of them on its line (0 when
+    they did not give it)."""
+    return res.n_agree / res.n_windows if res.wide_band and res.n_windows else 0.0
+
+
+def _predicted(t: PairAlignment, o: PairAlignment) -> PairAlignment:
+    """Where source ``o`` sits on source ``t``'s clock by their placements on the reference,
+    to envelope precision: the start of a search for their own wide-band line."""
+    a, b = t.result, o.result
+    delta = (b.delta_seconds - a.delta_seconds) / (1.0 + a.drift_slope)
+    slope = (1.0 + b.drift_slope) / (1.0 + a.drift_slope) - 1.0
+    tc, sc = t.src_candidate, o.src_candidate
+    ov_ref, ov_src = overlap_of(delta, slope, tc.t0, tc.t0 + tc.duration, sc.t0,
+                                sc.t0 + sc.duration)
+    res = replace(b, delta_seconds=delta, drift_slope=slope, overlap_in_reference=ov_ref,
+                  overlap_in_source=ov_src, method="envelope", wide_band=False, via=None,
+                  envelope_line=(delta, slope))
+    return PairAlignment(res, tc, sc)
+
+
+def through_neighbours(ref: FileAnalysis, outcomes: list[SyncOutcome]) -> None:
+    """Place a source whose own placement is unclear (far, reverberant mics: set by the
+    envelopes, by a sub-2 kHz line the wide band could not confirm, or by a wide-band line few
+    windows agree with) through a clearly placed neighbour, when the path through it is
+    clearer.
+
+    Two cameras near each other often hear the same direct sound when the reference, across
+    the room, hears mostly its reflections. A path is as clear as its weakest link (share of
+    wide-band windows on the line, :func:`_share`); it must beat the direct placement by
+    ``CHAIN_GAIN`` and land within ``CHAIN_AGREEMENT`` of the source's own envelope line.
+    ``outcomes`` are updated in place.
+    """
+    firm = [o for o in outcomes if o.ok and _share(o.result) > 0 and not o.result.via]
+    for o in outcomes:
+        if not o.ok or _share(o.result) >= CLEAR_SHARE:
+            continue
+        best = None
+        for t in firm:
+            if t is o or _share(t.result) < _share(o.result) + CHAIN_GAIN:
+                continue
+            pa = refine(t.analysis, o.analysis, _predicted(t.alignment, o.alignment))
+            drop_pages(t.analysis)
+            drop_pages(o.analysis)
+            clear = min(_share(t.result), _share(pa.result))
+            if clear >= _share(o.result) + CHAIN_GAIN and (best is None or clear > best[0]):
+                best = (clear, t, pa)
+        if best is None:
+            continue
+        _, t, pa = best
+        rc, sc = t.alignment.ref_candidate, pa.src_candidate
+        res = chain(t.result, pa.result, (rc.t0, rc.t0 + rc.duration),
+                    (sc.t0, sc.t0 + sc.duration), via=t.path.name)
+        a, b = o.result.overlap_in_source
+        mid = 0.5 * (a + b)
+        own = o.result.envelope_line[0] + o.result.envelope_line[1] * mid
+        if abs(res.delta_seconds + res.drift_slope * mid - own) > CHAIN_AGREEMENT:
+            continue
+        o.result = res
+        o.alignment = PairAlignment(res, rc, sc)
+
+
 def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike] | str,
                sidecar_dir: str | os.PathLike | None = None, partial: bool = False,
                jobs: Optional[int] = None, progress: Optional[ProgressFn] = None,
@@ -416,11 +487,7 @@ def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike
             pa = align_files(ref, an)
         except PolysyncError as exc:
             return SyncOutcome(path=path, error=exc, analysis=an)
-        out = SyncOutcome(path=path, result=pa.result, alignment=pa, analysis=an)
-        if write:
-            where = sidecar_path(path, sidecar_dir)
-            out.sidecar = save_sidecar(make_sidecar(ref, an, pa, where), where)
-        return out
+        return SyncOutcome(path=path, result=pa.result, alignment=pa, analysis=an)
 
     # each source is aligned as soon as it and the reference are decoded, while the last files
     # still decode on the other cores
@@ -442,6 +509,13 @@ def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike
                         drop_pages(done[j].analysis)
                     drop_pages(ref)
     outcomes = [done[j] for j in sorted(done)]
+    through_neighbours(ref, outcomes)
+    if write:
+        for out in outcomes:
+            if out.ok:
+                where = sidecar_path(out.path, sidecar_dir)
+                out.sidecar = save_sidecar(make_sidecar(ref, out.analysis, out.alignment, where),
+                                           where)
 
     ref_sc = None
     if write and any(o.ok for o in outcomes):

@@ -90,8 +90,9 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
     The windows get their own robust fit near the sidecar's line; the residual is that
     independent estimate minus the sidecar's at the middle of the overlap, allowed
     ``PASS_MEDIAN_MS`` plus half the spread between talkers. When too few windows agree (far,
-    reverberant mics), or sync itself could only place the file by its envelope, the sound
-    envelopes are compared instead, to envelope precision. Either way the envelopes'
+    reverberant mics), or sync itself could only place the file by its envelope (or through
+    another source: ``quality.via``), the sound envelopes are compared instead, to envelope
+    precision. Either way the envelopes'
     residual is returned too (``envelope_residual_ms``): no sidecar passes that they put
     further off than ``ENVELOPE_TOLERANCE_MS``.
     """
@@ -113,7 +114,8 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
     out = {"windows": n, "agreeing": k, "method": "waveform", "envelope_residual_ms": env_ms}
     # an envelope-precision sidecar is judged on the envelopes alone: near a far mic's line
     # the windows find reflections as readily as the sound
-    if fit is not None and k >= 3 and sc.quality.get("method") != "envelope":
+    if (fit is not None and k >= 3 and sc.quality.get("method") != "envelope"
+            and not sc.quality.get("via")):
         conf = significance(n, k, p0=_AGREE_TOL / FINE_MARGIN, n_lines=fit.n_lines_tried)
         offset = (fit.delta + fit.slope * mid) - sc.to_ref(mid) + mid
         r = fit.residuals[fit.inliers] * 1000.0

@@ -5,8 +5,8 @@ import pytest
 from scipy import signal
 
 from polysync import compute_sync
-from polysync.align import (SyncResult, WindowMeasure, adopt_drift, adopt_waveform, fit_line,
-                            overlap_of, significance, window_slots)
+from polysync.align import (SyncResult, WindowMeasure, adopt_drift, adopt_waveform, chain,
+                            fit_line, overlap_of, significance, window_slots)
 from polysync.errors import SyncRefused
 from polysync_fixtures.spec import rng_for
 from polysync_fixtures.synth import make_voice, synthesize
@@ -198,3 +198,17 @@ def test_drift_is_kept_when_no_line_gathers_the_windows():
     res = _analysis_rate_result(delta=0.0, envelope_delta=0.0, slope=232e-6)
     res.overlap_in_source = (min(m.t_src for m in meas), max(m.t_src for m in meas))
     assert adopt_drift(res, meas, 0.030, 5e-5) is None
+
+
+def test_a_source_placed_through_a_neighbour_lands_where_the_two_lines_put_it():
+    """B sits on A's clock, A on the reference's: every instant of B maps through both."""
+    a_on_ref = _analysis_rate_result(delta=12.5, envelope_delta=12.5, slope=-40e-6)
+    b_on_a = _analysis_rate_result(delta=-3.25, envelope_delta=-3.25, slope=180e-6)
+    got = chain(a_on_ref, b_on_a, (0.0, 400.0), (0.0, 300.0), via="a.mp4")
+    for t_b in (0.0, 57.3, 299.0):
+        t_a = -3.25 + t_b * (1 + 180e-6)
+        t_ref = 12.5 + t_a * (1 - 40e-6)
+        assert got.delta_seconds + t_b * (1 + got.drift_slope) == pytest.approx(t_ref, abs=1e-9)
+    assert got.via == "a.mp4"
+    assert got.overlap_in_source == pytest.approx((0.0, 300.0))
+    assert got.overlap_in_reference[0] == pytest.approx(got.delta_seconds)

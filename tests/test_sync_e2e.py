@@ -44,6 +44,28 @@ def test_room_fixtures_typical_error(scenario, tmp_path):
     assert sum(w <= 0.008 for w in worst) >= 0.7 * len(worst), worst
 
 
+def test_far_mics_are_placed_through_a_clearly_placed_neighbour(scenario, tmp_path):
+    """In the wide, reverberant room the reference hears a far camera mostly by reflections;
+    that camera is placed through the neighbour that hears the same direct sound, within half
+    a frame at 60 fps (8 ms) of the truth, and its sidecar says through which."""
+    folder, truth = scenario("wide")
+    sources = related_sources(truth)
+    rep = sync_files(folder / truth["reference"], [folder / f["name"] for f in sources],
+                     sidecar_dir=tmp_path)
+    names = {f["name"] for f in sources}
+    vias = []
+    for f in sources:
+        sc = load_sidecar(sidecar_path(folder / f["name"], tmp_path))
+        a, b = sc.overlap_in_source
+        worst = max(abs(sc.to_ref(t) - (f["delta_seconds"] + t * (1 + f["drift_slope"])))
+                    for t in (a, b))
+        assert worst <= 0.008, (f["name"], worst * 1000)
+        if sc.quality.get("via"):
+            assert sc.quality["via"] in names - {f["name"]}
+            vias.append(f["name"])
+    assert vias, [o.result for o in rep.outcomes]
+
+
 @pytest.mark.parametrize("name", ["basic", "shared_path", "partial", "short", "wide", "quad"])
 def test_sync_matches_truth(scenario, tmp_path, name):
     folder, truth = scenario(name)
