@@ -341,21 +341,19 @@ def _gcc(src_win: np.ndarray, ref_seg: np.ndarray, rate: int, upsample: int,
     the speech-band energies per sample of the (tapered) window and of the segment.
     """
     n_w, n_r = len(src_win), len(ref_seg)
-    # the lags kept (0 .. n_r - n_w) never wrap once the transform holds the segment;
-    # single precision is ample for a peak's place
-    nfft = sfft.next_fast_len(n_r, real=True)
+    nfft = int(2 ** np.ceil(np.log2(n_r + n_w)))
     taper = _hann(n_w)
-    S = sfft.rfft((src_win * taper).astype(np.float32), nfft)
-    R = sfft.rfft(np.asarray(ref_seg, dtype=np.float32), nfft)
+    S = np.fft.rfft(src_win * taper, nfft)
+    R = np.fft.rfft(ref_seg, nfft)
     f = np.fft.rfftfreq(nfft, 1.0 / rate)
-    band = ((f >= band_hz[0]) & (f <= min(band_hz[1], 0.45 * rate))).astype(np.float32)
+    band = ((f >= band_hz[0]) & (f <= min(band_hz[1], 0.45 * rate))).astype(np.float64)
     e_src = 2.0 * float(np.sum(band * np.abs(S) ** 2)) / nfft / float(np.sum(taper ** 2))
     e_ref = 2.0 * float(np.sum(band * np.abs(R) ** 2)) / nfft / n_r
     G = R * np.conj(S)
     mag = np.abs(G)
     phat = G * band / (mag ** beta + 1e-12 * (mag.max() + 1e-30))
-    cc = sfft.irfft(phat, nfft * upsample) * upsample
-    plain = sfft.irfft(G * band, nfft)
+    cc = np.fft.irfft(phat, nfft * upsample) * upsample
+    plain = np.fft.irfft(G * band, nfft)
     return cc[: (n_r - n_w) * upsample + 1], plain[: n_r - n_w + 1], e_src, e_ref
 
 
