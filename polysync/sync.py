@@ -383,8 +383,9 @@ def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,
     return out
 
 
-CHAIN_AGREEMENT = 0.015
-"""s: a source placed through a neighbour must land this close to its own envelope line."""
+CHAIN_AGREEMENT = 0.030
+"""s: a source placed through a neighbour must land this close to its own envelope line (an
+envelope line can be 30 ms off a far mic's truth; a reflection lock is usually further)."""
 CLEAR_SHARE = 0.4
 """Share of wide-band windows on a line above which a placement is not questioned."""
 CHAIN_GAIN = 0.1
@@ -419,18 +420,19 @@ def through_neighbours(ref: FileAnalysis, outcomes: list[SyncOutcome]) -> None:
     clearer.
 
     Two cameras near each other often hear the same direct sound when the reference, across
-    the room, hears mostly its reflections. A path is as clear as its weakest link (share of
-    wide-band windows on the line, :func:`_share`); it must beat the direct placement by
-    ``CHAIN_GAIN`` and land within ``CHAIN_AGREEMENT`` of the source's own envelope line.
+    the room, hears mostly its reflections. Only clearly placed neighbours (``CLEAR_SHARE``)
+    are gone through. A path is as clear as its weakest link (share of wide-band windows on
+    the line, :func:`_share`); it must beat the direct placement by ``CHAIN_GAIN`` and land
+    within ``CHAIN_AGREEMENT`` of the source's own envelope line.
     ``outcomes`` are updated in place.
     """
-    firm = [o for o in outcomes if o.ok and _share(o.result) > 0 and not o.result.via]
+    firm = [o for o in outcomes if o.ok and _share(o.result) >= CLEAR_SHARE and not o.result.via]
     for o in outcomes:
         if not o.ok or _share(o.result) >= CLEAR_SHARE:
             continue
         best = None
         for t in firm:
-            if t is o or _share(t.result) < _share(o.result) + CHAIN_GAIN:
+            if t is o:
                 continue
             pa = refine(t.analysis, o.analysis, _predicted(t.alignment, o.alignment))
             drop_pages(t.analysis)
