@@ -15,6 +15,10 @@ Pipeline for one (reference, source) pair of mono signals at the analysis rate:
    gives ``delta_seconds`` (the source's t=0 on the reference timeline) and ``drift_slope``.
 5. ``significance``: how unlikely it is that that many windows agree with one line by chance
    (binomial tail, Bonferroni over the lines tried) - the calibrated confidence.
+6. On wide-band windows the caller re-reads from the files (``polysync.sync.refine``):
+   ``adopt_waveform`` (their line, when one talker band clearly wins), ``unconfirmed`` (an
+   analysis-rate line they contradict gives way to the envelope line), ``adopt_drift`` (an
+   envelope line takes their drift); ``chain`` composes a placement through another source.
 
 Time convention: ``t_ref = delta + t_src * (1 + slope)``.
 """
