@@ -730,7 +730,8 @@ def unconfirmed(res: SyncResult, meas: list[WindowMeasure], margin: float,
     d, sl = res.envelope_line
     ov_ref, ov_src = overlap_of(d, sl, *ref_range, *src_range)
     return replace(res, delta_seconds=d, drift_slope=sl, method="envelope", n_agree=0,
-                   overlap_in_reference=ov_ref, overlap_in_source=ov_src, residual_ms=float("nan"), spread_ms=float("nan"), correlation=0.0,
+                   overlap_in_reference=ov_ref, overlap_in_source=ov_src,
+                   residual_ms=float("nan"), spread_ms=float("nan"), correlation=0.0,
                    agree=np.zeros(len(res.measures), dtype=bool), talker_span_ms=0.0)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import mmap
 import multiprocessing as mp
 import os
 import tempfile
@@ -311,8 +310,8 @@ def _trim_heap() -> None:
 
 
 def drop_pages(an: FileAnalysis) -> None:
-    """Let the kernel take back the pages of ``an``'s memory-mapped signals that a pair
-    measurement read (they stay in the page cache; resident memory stays small)."""
+    """Let the kernel take back the pages of ``an``'s memory-mapped signals (the window
+    measurements of :mod:`polysync.align` and :func:`fine_measures` do so themselves)."""
     release_pages(*(c.signal for c in an.candidates))
 
 
@@ -334,10 +333,6 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
         an, spilled = out
         for c, name in zip(an.candidates, spilled):
             c.signal = np.load(name, mmap_mode="r")
-            mm = getattr(c.signal, "_mmap", None)
-            if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-                # windows are read here and there: no read-around, so only they become resident
-                mm.madvise(mmap.MADV_RANDOM)
             try:
                 os.unlink(name)  # the mapping stays valid; the disk space goes with it
             except OSError:  # Windows keeps mapped files: the folder's owner removes them
@@ -413,7 +408,7 @@ def _predicted(t: PairAlignment, o: PairAlignment) -> PairAlignment:
     return PairAlignment(res, tc, sc)
 
 
-def through_neighbours(ref: FileAnalysis, outcomes: list[SyncOutcome]) -> None:
+def through_neighbours(outcomes: list[SyncOutcome]) -> None:
     """Place a source whose own placement is unclear (far, reverberant mics: set by the
     envelopes, by a sub-2 kHz line the wide band could not confirm, or by a wide-band line few
     windows agree with) through a clearly placed neighbour, when the path through it is
@@ -435,8 +430,6 @@ def through_neighbours(ref: FileAnalysis, outcomes: list[SyncOutcome]) -> None:
             if t is o:
                 continue
             pa = refine(t.analysis, o.analysis, _predicted(t.alignment, o.alignment))
-            drop_pages(t.analysis)
-            drop_pages(o.analysis)
             clear = min(_share(t.result), _share(pa.result))
             if clear >= _share(o.result) + CHAIN_GAIN and (best is None or clear > best[0]):
                 best = (clear, t, pa)
@@ -507,11 +500,8 @@ def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike
             if ref is not None:
                 for j in sorted(waiting):
                     done[j] = place(src_paths[j - 1], waiting.pop(j))
-                    if isinstance(done[j].analysis, FileAnalysis):
-                        drop_pages(done[j].analysis)
-                    drop_pages(ref)
     outcomes = [done[j] for j in sorted(done)]
-    through_neighbours(ref, outcomes)
+    through_neighbours(outcomes)
     if write:
         for out in outcomes:
             if out.ok:

@@ -92,9 +92,8 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
     ``PASS_MEDIAN_MS`` plus half the spread between talkers. When too few windows agree (far,
     reverberant mics), or sync itself could only place the file by its envelope (or through
     another source: ``quality.via``), the sound envelopes are compared instead, to envelope
-    precision. Either way the envelopes'
-    residual is returned too (``envelope_residual_ms``): no sidecar passes that they put
-    further off than ``ENVELOPE_TOLERANCE_MS``.
+    precision. Either way the envelopes' residual is returned too (``envelope_residual_ms``):
+    no sidecar passes that they put further off than ``ENVELOPE_TOLERANCE_MS``.
     """
     rc = _candidate(ref, sc.quality.get("reference_channel"))
     cc = _candidate(src, sc.quality.get("channel"))
