@@ -11,8 +11,10 @@ The rules are an editor's:
   long silence (``long_silence``) and the opening go to the wide angle when there is one.
 * **Shot length.** No shot is shorter than ``min_shot``: a short shot is extended or merged,
   whichever keeps the most of what should be on screen. Shots longer than ``max_shot`` are
-  broken by a cutaway of ``cutaway`` seconds - the wide, or a listener's reaction (preferably
-  while they nod or laugh) - placed where it costs least.
+  broken by a cutaway of ``cutaway`` seconds - the wide, or a listener while they react
+  (nod, laugh) - placed where it costs least. A listener who does not react is never cut
+  to while someone talks: without a wide, such a shot stays long (the speaker on screen
+  comes first).
 * **Coverage.** An angle that is not recording at a moment is never on screen then.
 * **Frames.** Every cut sits on the frame grid of ``rate``; shot times are exact Fractions.
 * **Picture in picture** (``pip``): each close-up carries an inset of the listener (the
@@ -30,11 +32,13 @@ from fractions import Fraction
 from typing import Optional, Sequence
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from .activity import runs
 from .decisions import Shot
 
 UNCOVERED = -1000.0  # screen value of an angle that is not recording
+REACTING = 0.3  # screen value of a listener's close-up while they react
 
 
 @dataclass
@@ -176,7 +180,7 @@ def screen_value(floor: Floor, person_angle: Sequence[Optional[int]], n_angles: 
         if a is not None:
             angle_people.setdefault(a, []).append(p)
     for a, people in angle_people.items():
-        val[a, floor.minor[people].any(axis=0)] = 0.3
+        val[a, floor.minor[people].any(axis=0)] = REACTING
         for p in people:
             val[a, floor.speaker == p] = 1.0
             val[a, floor.crosstalk & floor.holds[p]] = 0.5
@@ -347,10 +351,13 @@ def break_long(segs: list[list[int]], m: int, top: int, cut: int, plan: _Plan,
     A shot of length L gets k = ceil((L - top) / (top + cut)) cutaways, spread evenly; each
     moves up to ``slack`` frames from its even place to where it loses least screen value
     (a pause, a listener's reaction). The cutaway is the wide or a listener, whichever is
-    worth more there (the wide on a tie). Pieces stay between ``m`` and ``top`` frames where
-    possible. A shot with no covered alternative stays long.
+    worth more there (the wide on a tie); a listener only while they react. Pieces stay
+    between ``m`` and ``top`` frames where possible. A shot with no such alternative stays
+    long.
     """
     n_angles = plan.value.shape[0]
+    # reacting[b][u]: angle b's person reacts somewhere in frames [u, u + cut)
+    reacting = maximum_filter1d(plan.value, cut, axis=1, origin=-(cut // 2)) >= REACTING
     out: list[list[int]] = []
     for a, s, e in segs:
         length = e - s
@@ -377,6 +384,11 @@ def break_long(segs: list[list[int]], m: int, top: int, cut: int, plan: _Plan,
                     continue
                 alt = plan.cum[b, u + cut] - plan.cum[b, u]
                 loss = keep - alt + 1e-6 * np.abs(u - nominal)
+                if b != wide:  # a listener only while they react
+                    reacts = reacting[b][u]
+                    if not reacts.any():
+                        continue
+                    loss = np.where(reacts, loss, np.inf)
                 j = int(np.argmin(loss))
                 if not plan.covered(b, int(u[j]), int(u[j]) + cut):
                     ok = [jj for jj in np.argsort(loss, kind="stable")

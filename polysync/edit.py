@@ -421,7 +421,8 @@ def write_decisions(dec: EditDecisions, angles: Sequence[Angle], out: str | os.P
 @click.option("--min-shot", "--min-dwell", "min_shot", type=float, default=2.0,
               show_default=True, help="Shortest shot, seconds.")
 @click.option("--max-shot", "--max-dwell", "max_shot", type=float, default=12.0,
-              show_default=True, help="Longest shot before a cutaway, seconds.")
+              show_default=True, help="Longest shot before a cutaway (the wide, or a listener "
+                                       "while they react), seconds.")
 @click.option("--lead", type=float, default=0.25, show_default=True,
               help="Cut to a new speaker this many seconds before they start.")
 @click.option("--pip", is_flag=True, help="Give each close-up a picture-in-picture inset of "

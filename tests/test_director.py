@@ -70,17 +70,22 @@ def test_backchannels_do_not_cut():
 
 def test_long_monologue_is_broken_by_the_wide_or_a_reaction():
     act = talk(2, 40, [(0, 0.0, 40.0), (1, 13.0, 13.5)])
-    for wide, coverage in ((2, [(0, 40)] * 3), (None, [(0, 40)] * 2)):
-        shots = cut(act, [0, 1], coverage, wide=wide, opening=0)
-        rules = DirectorRules()
-        check_basic(shots, rules, Fraction(25))
-        assert max(float(s.duration) for s in shots) <= rules.max_shot + 1e-9
-        away = [s for s in shots if s.cam != 0]
-        assert away and all(s.cam == (1 if wide is None else 2) for s in away)
-        assert sum(float(s.duration) for s in away) <= 0.25 * 40
-    # the reaction shot goes where the listener reacts
+    shots = cut(act, [0, 1], [(0, 40)] * 3, wide=2, opening=0)
+    rules = DirectorRules()
+    check_basic(shots, rules, Fraction(25))
+    assert max(float(s.duration) for s in shots) <= rules.max_shot + 1e-9
+    away = [s for s in shots if s.cam != 0]
+    assert away and all(s.cam == 2 for s in away)
+    assert sum(float(s.duration) for s in away) <= 0.25 * 40
+    # without a wide the only cutaway is the listener's reaction: a listener who does not
+    # react is not shown while the speaker talks (the speaker on screen comes first)
     shots = cut(act, [0, 1], [(0, 40)] * 2, opening=0)
-    assert any(s.cam == 1 and s.start <= 13.25 < s.end for s in shots)
+    check_basic(shots, rules, Fraction(25))
+    away = [s for s in shots if s.cam != 0]
+    assert len(away) == 1 and away[0].start <= 13.25 < away[0].end
+    assert float(away[0].duration) <= rules.cutaway + 1e-9
+    silent = talk(2, 40, [(0, 0.0, 40.0)])
+    assert [s.cam for s in cut(silent, [0, 1], [(0, 40)] * 2, opening=0)] == [0]
 
 
 def test_crosstalk_silence_and_opening_go_wide():
