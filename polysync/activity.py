@@ -596,7 +596,14 @@ def _fit_arrivals(cc, okp, assign, k, m, arrival, weights):
         start = arrival[c] if weights[c].sum() > 0 else \
             _peak_arrival((acc.argmax(axis=1) - half)[None], m)[0]
         arrival[c] = fit_arrival(_dilate(acc[None])[0], np.maximum(weights[c], 0.02), start)
-        at = acc[np.arange(n_pairs), pair_lags(arrival[c][None])[0] + half]
+        lags = pair_lags(arrival[c][None])
+        # reliability from the windows that match the talker best: a talker heard rarely
+        # also wins windows of others' reverberation, which would hide their clear pairs
+        idx = np.flatnonzero(sel)
+        fit = steered_response(_dilate(cc[idx]), okp[idx], lags)[:, 0]
+        top = idx[fit >= np.median(fit)]
+        acc = cc[top].sum(axis=0) / np.maximum(okp[top].sum(axis=0), 1)[:, None]
+        at = acc[np.arange(n_pairs), lags[0] + half]
         z = (at - np.median(acc, axis=1)) / (acc.std(axis=1) + 1e-9)
         weights[c] = np.clip(z - 2.5, 0.02, 8.0)
     return arrival, weights
