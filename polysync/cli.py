@@ -154,6 +154,7 @@ def sync(reference, sources, group, angles, ref_choice, partial, sidecar_dir, jo
     for o in report.outcomes:
         if not o.ok:
             click.echo(f"polysync: error: {o.error}", err=True)
+            _withdrawn(o.withdrawn)
     if not report.ok:
         sys.exit(max(o.error.exit_code for o in report.outcomes if not o.ok))
 
@@ -188,8 +189,15 @@ def _sync_all(paths, angles, ref_choice, sidecar_dir, jobs, as_json, quiet):
             click.echo(f"session: {report.session_path}")
     for c in report.unplaced:
         click.echo(f"polysync: error: {c.error}", err=True)
+        _withdrawn(c.withdrawn)
     if not report.ok:
         sys.exit(max(c.error.exit_code for c in report.unplaced))
+
+
+def _withdrawn(path) -> None:
+    if path is not None:
+        click.echo(f"polysync: removed {path}: an earlier run's placement that this run "
+                   "does not confirm", err=True)
 
 
 def _sync_json(report) -> dict:
@@ -208,7 +216,8 @@ def _sync_json(report) -> dict:
                         windows=r.n_windows, agreeing=r.n_agree, method=r.method, via=r.via,
                         overlap_in_reference=list(r.overlap_in_reference))
         else:
-            item.update(error=o.error.message, exit_code=o.error.exit_code)
+            item.update(error=o.error.message, exit_code=o.error.exit_code,
+                        withdrawn_sidecar=str(o.withdrawn) if o.withdrawn else None)
         out["sources"].append(item)
     return out
 

@@ -52,7 +52,7 @@ from .fsutil import atomic_write_text, check_writable_dir
 from .media import MediaInfo, probe
 from .session import Angle, angle_name
 from .sidecar import (Sidecar, check_fresh, load_sidecar, media_info_dict, save_sidecar,
-                      sidecar_path)
+                      sidecar_path, withdraw_sidecar)
 from .sync import (FileAnalysis, ProgressFn, _relpath, align_files, decode_stream,
                    drop_pages,
                    reference_sidecar)
@@ -679,6 +679,7 @@ class ClipOutcome:
     channel: Optional[str] = None
     sidecar: Optional[Path] = None
     error: Optional[PolysyncError] = None
+    withdrawn: Optional[Path] = None  # an earlier run's sidecar this refusal removed
     is_reference: bool = False
     by_timecode: bool = False  # a timecode link (seamless split) is on its path
     edge: Optional[Edge] = field(default=None, repr=False)  # last link of its placed_via chain
@@ -1107,6 +1108,8 @@ def _write_outputs(report: GroupReport, ref_analysis: FileAnalysis, sidecar_dir)
     ref_info = media_info_dict(ref.info.size, ref.info.duration)
     for c in report.clips:
         if not c.ok:
+            if isinstance(c.error, SyncRefused):
+                c.withdrawn = withdraw_sidecar(c.path, ref.path, sidecar_dir)
             continue
         where = sidecar_path(c.path, sidecar_dir)
         sc = (reference_sidecar(ref_analysis, where) if c.is_reference
@@ -1271,6 +1274,7 @@ def report_json(report: GroupReport) -> dict:
     the reasons of unplaced files."""
     data = session_json(report, None)
     data["session"] = str(report.session_path) if report.session_path else None
-    data["unplaced"] = [dict(u, exit_code=c.error.exit_code)
+    data["unplaced"] = [dict(u, exit_code=c.error.exit_code,
+                             withdrawn_sidecar=str(c.withdrawn) if c.withdrawn else None)
                         for u, c in zip(data["unplaced"], report.unplaced)]
     return data

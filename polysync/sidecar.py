@@ -188,6 +188,28 @@ def save_sidecar(sidecar: Sidecar, path: str | os.PathLike) -> Path:
     return path
 
 
+def withdraw_sidecar(media: str | os.PathLike, reference: str | os.PathLike,
+                     sidecar_dir: str | os.PathLike | None = None) -> Optional[Path]:
+    """Remove the sidecar an earlier run wrote for ``media`` against ``reference``, when this
+    run refuses the pair: it claims a placement polysync no longer stands behind, and edit or
+    export would still use it. A sidecar against another reference, a reference's own, or one
+    that does not read as a sidecar is left alone. Returns the removed path, else None."""
+    path = sidecar_path(media, sidecar_dir)
+    if not path.is_file():
+        return None
+    try:
+        sc = load_sidecar(path)
+    except CorruptFileError:
+        return None
+    if sc.is_reference or sc.reference != Path(reference).name:
+        return None
+    try:
+        path.unlink()
+    except OSError:
+        return None
+    return path
+
+
 def check_fresh(sidecar: Sidecar, media: str | os.PathLike, duration: Optional[float] = None,
                 path: Optional[Path] = None) -> None:
     """Raise :class:`CorruptFileError` if ``media`` changed since the sidecar was written."""
@@ -220,4 +242,4 @@ def media_info_dict(size: int, duration: float) -> dict:
 
 
 __all__ = ["SCHEMA_VERSION", "Sidecar", "sidecar_path", "load_sidecar", "save_sidecar",
-           "parse_sidecar", "check_fresh", "read_sidecar", "media_info_dict"]
+           "parse_sidecar", "check_fresh", "withdraw_sidecar", "read_sidecar", "media_info_dict"]

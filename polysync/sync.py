@@ -19,10 +19,11 @@ from .align import (MAX_DRIFT, SyncResult, WindowMeasure, adopt_drift, adopt_wav
                     unconfirmed, window_slots)
 from .channels import Candidate, candidates_for_track, rank
 from .core import check_result
-from .errors import MediaError, PolysyncError, UsageError
+from .errors import MediaError, PolysyncError, SyncRefused, UsageError
 from .fsutil import check_writable_dir
 from .media import FINE_RATE, MediaInfo, decode_audio, decode_spans
-from .sidecar import Sidecar, load_sidecar, media_info_dict, save_sidecar, sidecar_path
+from .sidecar import (Sidecar, load_sidecar, media_info_dict, save_sidecar, sidecar_path,
+                      withdraw_sidecar)
 
 ProgressFn = Callable[[str, float], None]
 
@@ -194,6 +195,7 @@ class SyncOutcome:
     alignment: Optional[PairAlignment] = None
     error: Optional[PolysyncError] = None
     analysis: Optional[FileAnalysis] = None
+    withdrawn: Optional[Path] = None  # an earlier run's sidecar this refusal removed
 
     @property
     def ok(self) -> bool:
@@ -508,6 +510,8 @@ def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike
                 where = sidecar_path(out.path, sidecar_dir)
                 out.sidecar = save_sidecar(make_sidecar(ref, out.analysis, out.alignment, where),
                                            where)
+            elif isinstance(out.error, SyncRefused):
+                out.withdrawn = withdraw_sidecar(out.path, ref_path, sidecar_dir)
 
     ref_sc = None
     if write and any(o.ok for o in outcomes):

@@ -1,6 +1,7 @@
 """Bad input: one clear line naming the file, a documented exit code, no traceback, nothing written."""
 
 import os
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -8,6 +9,7 @@ from click.testing import CliRunner
 from conftest import snapshot
 from polysync.cli import main
 from polysync.errors import EXIT_CORRUPT, EXIT_INPUT, EXIT_OUTPUT, EXIT_REFUSED
+from polysync.sidecar import Sidecar, load_sidecar, save_sidecar, sidecar_path
 
 
 def run(args):
@@ -37,6 +39,29 @@ def test_unrelated_alone_writes_nothing_at_all(scenario, tmp_path):
     res, _ = run(["sync", "--sidecar-dir", tmp_path, folder / truth["reference"], folder / unrelated])
     assert res.exit_code == EXIT_REFUSED
     assert list(tmp_path.iterdir()) == []
+
+
+def test_refusal_removes_an_earlier_placement_against_the_same_reference(scenario, tmp_path):
+    folder, truth = scenario("unrelated")
+    unrelated = next(f["name"] for f in truth["files"] if not f["related"])
+    ref = truth["reference"]
+    earlier = Sidecar(source=unrelated, reference=ref, delta_seconds=1.5, drift_slope=0.0,
+                      overlap_in_reference=(1.5, 20.0), overlap_in_source=(0.0, 18.5))
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    mine.mkdir()
+    other.mkdir()
+    save_sidecar(earlier, sidecar_path(unrelated, mine))
+    save_sidecar(replace(earlier, reference="another.mp4"), sidecar_path(unrelated, other))
+    res, lines = run(["sync", "--sidecar-dir", mine, folder / ref, folder / unrelated])
+    assert res.exit_code == EXIT_REFUSED and len(lines) == 1
+    # edit/export would have used the placement this run refuses: it is gone, and said so
+    assert not sidecar_path(unrelated, mine).exists()
+    assert f"removed {sidecar_path(unrelated, mine)}" in res.output
+    # a placement against another reference is not this run's to judge
+    res, _ = run(["sync", "--sidecar-dir", other, folder / ref, folder / unrelated])
+    assert res.exit_code == EXIT_REFUSED
+    assert load_sidecar(sidecar_path(unrelated, other)).reference == "another.mp4"
+    assert "removed" not in res.output
 
 
 @pytest.mark.parametrize("bad, words", [

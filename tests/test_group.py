@@ -22,7 +22,7 @@ from polysync.group import (SESSION_NAME, Edge, assign_angles, load_session, pru
                             scan_media, solve_placement, sync_group, timecode_seconds)
 from polysync.media import MediaInfo, StreamInfo
 from polysync.session import load_angles
-from polysync.sidecar import load_sidecar, sidecar_path
+from polysync.sidecar import Sidecar, load_sidecar, save_sidecar, sidecar_path
 from polysync_fixtures import load_truth
 from polysync_fixtures.group_scenarios import cached_group_scenario
 
@@ -88,6 +88,20 @@ def test_unrelated_file_is_reported_and_gets_no_sidecar(synced):
     assert [c.path.name for c in report.unplaced] == [UNRELATED]
     assert "no common sound" in str(report.unplaced[0].error)
     assert not sidecar_path(report.unplaced[0].path, out).exists()
+
+
+def test_rerun_removes_an_earlier_placement_it_refuses(shoot, synced, tmp_path):
+    folder, _ = shoot
+    report, _ = synced
+    ref = report.reference.name
+    earlier = Sidecar(source=UNRELATED, reference=ref, delta_seconds=2.0, drift_slope=0.0,
+                      overlap_in_reference=(2.0, 30.0), overlap_in_source=(0.0, 28.0))
+    save_sidecar(earlier, sidecar_path(UNRELATED, tmp_path))
+    again = sync_group([folder], sidecar_dir=tmp_path)
+    (unplaced,) = again.unplaced
+    assert unplaced.path.name == UNRELATED
+    assert unplaced.withdrawn == sidecar_path(UNRELATED, tmp_path)
+    assert not unplaced.withdrawn.exists()
 
 
 def test_angles_splits_and_takes(shoot, synced):
