@@ -18,7 +18,11 @@ Figures, against the generator's truth (times on the reference timeline):
   at the same time; only while an angle framing the speaker records) on which the program
   shows an angle framing the speaker; ``close``: the speaker's own close-up only (the wide
   excluded);
-* crosstalk on wide: share of crosstalk time on the wide (scenarios with a wide);
+* crosstalk on wide: share of crosstalk time - two or more people's turns at once (an
+  interruption; at least 0.1 s) - on the wide (scenarios with a wide). ``any-overlap``: the same
+  over the generator's ``crosstalk`` intervals, which also count laughter over a turn or
+  laughs together; the issue's rules keep laughter from causing cuts, so a director that
+  holds the speaker through a listener's laugh loses there by design;
 * short: shots under the minimum (2 s for the director, the min dwell for greedy);
 * bc-cuts: cuts to a person's close-up caused by their backchannel or laughter (they make
   such a sound within 0.5 s of the cut and start no turn within 1.5 s of it); ``reactions``
@@ -62,6 +66,15 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
+def overlapping_turns(truth: dict, min_len: float = 0.1) -> list[tuple[float, float]]:
+    """Merged (start, end) where two or more people's turns overlap (at least ``min_len`` s)."""
+    turns = [x for x in truth["speech"] if x["kind"] == "turn"]
+    pairs = [(max(x["start"], y["start"]), min(x["end"], y["end"]))
+             for i, x in enumerate(turns) for y in turns[i + 1:] if x["person"] != y["person"]]
+    merged = _union([(a, b) for a, b in pairs if b > a])
+    return [(a, b) for a, b in merged if b - a >= min_len]
+
+
 def single_speaker_spans(truth: dict) -> list[tuple[str, float, float]]:
     """(person, start, end) of turn time during which no one else has a turn or laughs."""
     out = []
@@ -103,14 +116,18 @@ def score(dec, truth: dict, angle_files: list[str], min_shot: float) -> dict:
                     seen += ov
                     if not wide[cam]:
                         close += ov
-    xt = xw = 0.0
-    if any(wide):
-        for a, b in truth["crosstalk"]:
+    def on_wide(intervals) -> tuple[float, float]:
+        """(seconds, seconds on the wide) of ``intervals`` within the program."""
+        total = widened = 0.0
+        for a, b in intervals:
             a, b = max(a, p0), min(b, p1)
-            if b <= a:
-                continue
-            xt += b - a
-            xw += sum(_overlap(a, b, s, e) for s, e, cam in shots if wide[cam])
+            if b > a:
+                total += b - a
+                widened += sum(_overlap(a, b, s, e) for s, e, cam in shots if wide[cam])
+        return total, widened
+
+    xt, xw = on_wide(overlapping_turns(truth)) if any(wide) else (0.0, 0.0)
+    ot, ow = on_wide(truth["crosstalk"]) if any(wide) else (0.0, 0.0)
     short = sum(1 for s in dec.shots if s.duration < Fraction(min_shot).limit_denominator(1000))
     bc = reactions = 0
     minor = [s for s in truth["speech"] if s["kind"] in ("backchannel", "laughter")]
@@ -130,7 +147,8 @@ def score(dec, truth: dict, angle_files: list[str], min_shot: float) -> dict:
                 bc += 1
     return {"on": seen / total if total else float("nan"),
             "close": close / total if total else float("nan"), "talk_s": total,
-            "xt_wide": xw / xt if xt else float("nan"), "xt_s": xt, "short": short,
+            "xt_wide": xw / xt if xt else float("nan"), "xt_s": xt,
+            "ov_wide": ow / ot if ot else float("nan"), "ov_s": ot, "short": short,
             "bc": bc, "reactions": reactions, "shots": len(dec.shots)}
 
 
@@ -187,14 +205,13 @@ def _fmt(x: float, pct: bool = True) -> str:
 
 
 def report(rows: list[dict]) -> None:
-    head = ["scenario", "seed", "run", "on-screen", "close", "xtalk->wide", "short", "bc-cuts",
-            "reactions", "shots", "edit s"]
+    head = ["scenario", "seed", "run", "on-screen", "close", "xtalk->wide", "any-ov->wide",
+            "short", "bc-cuts", "reactions", "shots", "edit s"]
     lines = [head]
     for r in rows:
         lines.append([r["scenario"], str(r["seed"]), r["run"], _fmt(r["on"]), _fmt(r["close"]),
-                      _fmt(r["xt_wide"]), str(r["short"]), str(r["bc"]), str(r["reactions"]),
-                      str(r["shots"]),
-                      f"{r['edit_s']:.2f}"])
+                      _fmt(r["xt_wide"]), _fmt(r["ov_wide"]), str(r["short"]), str(r["bc"]),
+                      str(r["reactions"]), str(r["shots"]), f"{r['edit_s']:.2f}"])
     widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
     for ln in lines:
         print("  ".join(c.ljust(w) for c, w in zip(ln, widths)).rstrip())
@@ -204,11 +221,17 @@ def report(rows: list[dict]) -> None:
         talk = sum(r["talk_s"] for r in rs)
         on = sum(r["on"] * r["talk_s"] for r in rs) / talk
         close = sum(r["close"] * r["talk_s"] for r in rs) / talk
-        xs = [r for r in rs if r["xt_s"] > 0 and r["wide"]]
-        xt = sum(r["xt_wide"] * r["xt_s"] for r in xs) / max(sum(r["xt_s"] for r in xs), 1e-9)
+
+        def share(key: str) -> str:
+            xs = [r for r in rs if r[key + "_s"] > 0 and r["wide"]]
+            if not xs:
+                return "-"
+            return _fmt(sum(r[key + "_wide"] * r[key + "_s"] for r in xs)
+                        / sum(r[key + "_s"] for r in xs))
+
         worst = min(r["on"] for r in rs)
         print(f"  {run:8s} on-screen {on:.1%} (worst set {worst:.1%}), close-up {close:.1%}, "
-              f"crosstalk on wide {_fmt(xt) if xs else '-'}, short shots "
+              f"crosstalk on wide {share('xt')} (any overlap {share('ov')}), short shots "
               f"{sum(r['short'] for r in rs)}, backchannel cuts {sum(r['bc'] for r in rs)}, "
               f"edit {max(r['edit_s'] for r in rs):.2f} s max")
 
