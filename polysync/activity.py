@@ -177,6 +177,11 @@ def mic_pairs(m: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(m) for j in range(i + 1, m)]
 
 
+GCC_BLOCK = 512
+"""Windows transformed at a time: the spectra of 512 windows take about 20 MB, so memory
+stays bounded however many windows are asked for."""
+
+
 def gcc_phat(mics: Sequence[MicTrack], centres: np.ndarray, window: float, max_delay: float,
              band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Phase-transform cross-correlation of every mic pair around reference times ``centres``.
@@ -196,38 +201,41 @@ def gcc_phat(mics: Sequence[MicTrack], centres: np.ndarray, window: float, max_d
     omega = (2 * np.pi * freqs[lo:hi] / rate).astype(np.float32)
     taper = np.hanning(win).astype(np.float32)
     offsets = np.arange(win)
-    white, covered = [], []
-    for m in mics:
-        sig = m.signal
-        pos = (m.to_src(centres) - m.t0) * rate - win / 2
-        start = np.floor(pos).astype(np.int64)
-        frac = (pos - start).astype(np.float32)
-        ok = (start >= 0) & (start + win <= len(sig))
-        if len(sig) < win:
-            spec = np.zeros((len(centres), hi - lo), dtype=np.complex64)
-            ok[:] = False
-        else:
-            start = np.clip(start, 0, len(sig) - win)
-            seg = sig[start[:, None] + offsets].astype(np.float32)
-            seg *= taper
-            spec = scipy.fft.rfft(seg, nfft, axis=1)[:, lo:hi]
-            spec /= np.abs(spec) + np.float32(1e-12)  # phase transform: keep the phase only
-            phase = frac[:, None] * omega[None, :]  # advance by the fractional sample
-            spec *= np.cos(phase) + 1j * np.sin(phase)
-        white.append(spec)
-        covered.append(ok)
     pairs = mic_pairs(len(mics))
+    gain = np.float32(nfft / max(hi - lo, 1))  # 1.0 = a perfect single path
     cc = np.empty((len(centres), len(pairs), 2 * lag + 1), dtype=np.float32)
     okp = np.empty((len(centres), len(pairs)), dtype=bool)
-    full = np.zeros((len(centres), nfft // 2 + 1), dtype=np.complex64)
-    gain = np.float32(nfft / max(hi - lo, 1))  # 1.0 = a perfect single path
-    for p, (i, j) in enumerate(pairs):
-        np.multiply(white[i], np.conj(white[j]), out=full[:, lo:hi])
-        r = scipy.fft.irfft(full, nfft, axis=1)
-        cc[:, p, :lag] = r[:, nfft - lag:]
-        cc[:, p, lag:] = r[:, : lag + 1]
-        cc[:, p] *= gain
-        okp[:, p] = covered[i] & covered[j]
+    for a in range(0, len(centres), GCC_BLOCK):
+        block = centres[a:a + GCC_BLOCK]
+        white, covered = [], []
+        for m in mics:
+            sig = m.signal
+            pos = (m.to_src(block) - m.t0) * rate - win / 2
+            start = np.floor(pos).astype(np.int64)
+            frac = (pos - start).astype(np.float32)
+            ok = (start >= 0) & (start + win <= len(sig))
+            if len(sig) < win:
+                spec = np.zeros((len(block), hi - lo), dtype=np.complex64)
+                ok[:] = False
+            else:
+                start = np.clip(start, 0, len(sig) - win)
+                seg = sig[start[:, None] + offsets].astype(np.float32)
+                seg *= taper
+                spec = scipy.fft.rfft(seg, nfft, axis=1)[:, lo:hi]
+                spec /= np.abs(spec) + np.float32(1e-12)  # phase transform: keep the phase only
+                phase = frac[:, None] * omega[None, :]  # advance by the fractional sample
+                spec *= np.cos(phase) + 1j * np.sin(phase)
+            white.append(spec)
+            covered.append(ok)
+        full = np.zeros((len(block), nfft // 2 + 1), dtype=np.complex64)
+        for p, (i, j) in enumerate(pairs):
+            np.multiply(white[i], np.conj(white[j]), out=full[:, lo:hi])
+            r = scipy.fft.irfft(full, nfft, axis=1)
+            out = cc[a:a + len(block), p]
+            out[:, :lag] = r[:, nfft - lag:]
+            out[:, lag:] = r[:, : lag + 1]
+            out *= gain
+            okp[a:a + len(block), p] = covered[i] & covered[j]
     cc[~okp] = 0.0
     return cc, okp
 
