@@ -30,7 +30,8 @@ Figures, against the generator's truth (times on the reference timeline):
   which the director deliberately places on a listener's reaction;
 * edit s: time of the edit beyond the decode (activity + decisions).
 
-``--long`` also times a 60-minute, three-file shoot (long_shoot_spec) end to end.
+``--long`` also times a 60-minute, three-file shoot (long_shoot_spec) end to end, and the peak
+memory of ``polysync edit`` on it (PSS of the process tree, as ``sync_bench.py`` measures).
 
 Usage: ``python benchmarks/edit_quality.py [--seeds 0 1 2] [--scenarios duo basic wide quad]
 [--long]``
@@ -52,6 +53,9 @@ from polysync.director import DirectorRules
 from polysync.edit import build_edit
 from polysync.sync import sync_files
 from polysync_fixtures import cached_scenario, generate, load_truth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sync_bench import run_measured  # noqa: E402  (the same memory probe as the sync benchmark)
 
 CACHE = Path(os.environ.get("POLYSYNC_EDIT_BENCH_CACHE")
              or Path(__file__).resolve().parent.parent / "bench-out" / "edit_quality")
@@ -257,9 +261,16 @@ def long_timing(minutes: float, work: Path) -> None:
                sidecar_dir=scratch)
     sync_s = time.perf_counter() - t
     out = build_edit([folder / n for n in names], sidecar_dir=scratch, report=True)
+    # the same edit through the CLI, for the peak memory of its process tree
+    wall, peak_mb, res = run_measured([sys.executable, "-m", "polysync", "edit", "-q",
+                                       *[str(folder / n) for n in names], "--sidecar-dir",
+                                       str(scratch), "--out", str(scratch / "edl.json")])
+    if res.returncode != 0:
+        raise SystemExit(f"polysync edit failed: {res.stderr.strip()}")
     print(f"\n{minutes:g}-minute shoot, {len(names)} files: sync {sync_s:.1f} s; edit: decode "
           f"{out.decode_seconds:.1f} s, then activity + director {out.edit_seconds:.2f} s, "
-          f"{len(out.decisions.shots)} shots")
+          f"{len(out.decisions.shots)} shots; `polysync edit` to edl.json {wall:.1f} s wall, peak "
+          f"memory {peak_mb} MB (PSS of the process tree)")
 
 
 def main(argv=None) -> int:
