@@ -716,12 +716,14 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     cc, okp = gcc_phat(mics, centres[learn], prm.window, prm.max_delay, prm.band)
     separation = level_separation(rel[speech], person_mics)
     model, seeded = learn_talkers(rel[learn], cc, okp, person_mics, separation)
+    del cc, okp  # the scoring below re-reads every window in blocks
     k = len(person_mics)
     score = np.zeros((len(centres), k), dtype=np.float32)
     arr = np.zeros((len(centres), k), dtype=np.float32)
-    for a in range(0, len(centres), 2048):
-        c, o = gcc_phat(mics, centres[a:a + 2048], prm.window, prm.max_delay, prm.band)
-        score[a:a + 2048], arr[a:a + 2048] = talker_scores(rel[a:a + 2048], c, o, model)
+    for a in range(0, len(centres), GCC_BLOCK):
+        b = a + GCC_BLOCK
+        c, o = gcc_phat(mics, centres[a:b], prm.window, prm.max_delay, prm.band)
+        score[a:b], arr[a:b] = talker_scores(rel[a:b], c, o, model)
     if seeded:
         talker = np.arange(k)
     else:
