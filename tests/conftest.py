@@ -2,11 +2,13 @@
 
 import hashlib
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from polysync_fixtures import cached_scenario, load_truth
+from timeline_media import RATES, Shoot, make_shoot
 
 
 def snapshot(folder: Path) -> dict:
@@ -41,3 +43,25 @@ def scenario_copy(scenario, tmp_path):
 
 def truth_file(truth: dict, name: str) -> dict:
     return next(f for f in truth["files"] if f["name"] == name)
+
+
+@pytest.fixture(scope="session")
+def shoots(tmp_path_factory):
+    """``shoots(name) -> Shoot``, built once per rate name of RATES (and "special", "mixed")."""
+    cache: dict[str, Shoot] = {}
+
+    def get(name: str) -> Shoot:
+        if name not in cache:
+            folder = tmp_path_factory.mktemp("shoot")
+            if name == "special":  # spaces, '#', '%' and non-ASCII in folder and file names
+                cache[name] = make_shoot(folder / "dossier #2 100% été", Fraction(30000, 1001),
+                                         "01:00:00;00",
+                                         names=("CAM A #1 é.mp4", "B%20 100%.mov", "récit.wav"))
+            elif name == "mixed":  # camera B at 25 fps in a 29.97 shoot
+                cache[name] = make_shoot(folder, Fraction(30000, 1001), "01:00:00;00",
+                                         rate_b=Fraction(25))
+            else:
+                cache[name] = make_shoot(folder, *RATES[name])
+        return cache[name]
+
+    return get

@@ -25,7 +25,7 @@ from polysync.cli import main
 from polysync.errors import EXIT_CORRUPT, EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CorruptFileError
 from polysync.export import export_timeline, reel_names
 from polysync.timeline import role_track
-from test_timeline import RATES, assert_on_grid, clip_items, make_wav, shoots  # noqa: F401
+from timeline_media import RATES, assert_on_grid, clip_items, make_wav
 
 F = Fraction
 DTD_DIR = Path(__file__).resolve().parents[2] / "shared" / "fcpxml-dtd"
