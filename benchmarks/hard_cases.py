@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from polysync.media import find_ffmpeg
+from polysync.sidecar import sidecar_path
 from polysync.sync import sync_files
 from polysync_fixtures import cached_scenario, load_truth
 
@@ -37,7 +38,7 @@ def unrelated(folders: dict[int, Path]) -> None:
             rep = sync_files(folders[i] / ti["reference"], sources, sidecar_dir=tmp)
             for o in rep.outcomes:
                 tried += 1
-                if o.ok or (Path(tmp) / f"{o.path.name}.sync.json").exists():
+                if o.ok or sidecar_path(o.path, tmp).exists():
                     placed += 1
                     print(f"  PLACED: seed {i} reference, seed {j} {o.path.name}")
     print(f"unrelated pairs: {placed} placed or given a sidecar, of {tried} (must be 0)")
