@@ -356,7 +356,8 @@ def break_long(segs: list[list[int]], m: int, top: int, cut: int, plan: _Plan,
     long.
     """
     n_angles = plan.value.shape[0]
-    # reacting[b][u]: angle b's person reacts somewhere in frames [u, u + cut)
+    # reacting[b][u]: angle b is worth a cutaway somewhere in frames [u, u + cut) (its
+    # person reacts there, or speaks)
     reacting = maximum_filter1d(plan.value, cut, axis=1, origin=-(cut // 2)) >= REACTING
     out: list[list[int]] = []
     for a, s, e in segs:
