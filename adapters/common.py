@@ -76,8 +76,9 @@ class View:
     audio_source: int
     duration: int
     media: dict[int, Media] = field(default_factory=dict)
-    angle_video: dict[int, Placement] = field(default_factory=dict)
-    angle_audio: dict[int, Placement] = field(default_factory=dict)
+    # an angle's clips, in order: one, or consecutive pieces re-anchored against clock drift
+    angle_video: dict[int, list[Placement]] = field(default_factory=dict)
+    angle_audio: dict[int, list[Placement]] = field(default_factory=dict)
     audio_enabled: dict[int, bool] = field(default_factory=dict)
     program: list[Placement] = field(default_factory=list)
     pip: list[Placement] = field(default_factory=list)
@@ -161,9 +162,9 @@ def read_view(tl: otio.schema.Timeline) -> View:
             continue
         for p in _placements(track, view, meta):
             if track.kind == otio.schema.TrackKind.Video:
-                view.angle_video[p.cam] = p
+                view.angle_video.setdefault(p.cam, []).append(p)
             else:
-                view.angle_audio[p.cam] = p
+                view.angle_audio.setdefault(p.cam, []).append(p)
                 view.audio_enabled[p.cam] = track.enabled
     for role, attr in (("program", "program"), ("pip", "pip"), ("program_audio", "program_audio")):
         track = role_track(tl, role)

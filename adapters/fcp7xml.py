@@ -4,8 +4,8 @@ DaVinci Resolve and Final Cut Pro 7.
 One ``<sequence>`` (``<rate><timebase><ntsc>``, start timecode 00:00:00:00, drop frame at
 29.97/59.94 unless the timeline says otherwise):
 
-* video tracks, bottom to top: one per angle with picture (its clip where the angle exists), the
-  Program (an auto-edit, one clipitem per shot with the drift-corrected in-point), and the PiP
+* video tracks, bottom to top: one per angle with picture (its clip where the angle exists, in
+  pieces re-anchored on the drift model when its clock drifts), the Program (an auto-edit, one clipitem per shot with the drift-corrected in-point), and the PiP
   insets above it, scaled and moved by a Basic Motion filter;
 * audio tracks: one per angle with sound (linked to its video clip; only the sound source is
   enabled, none in an edit), then the Program audio.
@@ -93,14 +93,14 @@ class _Writer:
         video_tracks: list[tuple[str, bool, list[Placement]]] = []
         audio_tracks: list[tuple[str, bool, list[Placement]]] = []
         for i in v.video_order:
-            video_tracks.append((v.media[i].name, True, [v.angle_video[i]]))
+            video_tracks.append((v.media[i].name, True, v.angle_video[i]))
         if v.program:
             video_tracks.append(("Program", True, v.program))
         if v.pip:
             video_tracks.append(("PiP", True, v.pip))
         for i in sorted(v.angle_audio):
             audio_tracks.append((v.media[i].name, v.audio_enabled.get(i, True),
-                                 [v.angle_audio[i]]))
+                                 v.angle_audio[i]))
         if v.program_audio:
             audio_tracks.append(("Program audio", True, v.program_audio))
 
@@ -115,12 +115,15 @@ class _Writer:
             for it in row:
                 self.count += 1
                 it.id = f"clipitem-{self.count}"
-        # An angle's picture and sound are one linked clip, as the camera recorded them.
-        sound = {row[0].p.cam: row[0] for row in items["audio"][:len(v.angle_audio)]}
+        # An angle's picture and sound are linked clips, as the camera recorded them (piece by
+        # piece when a drifting clock cut the angle).
+        sound = {(it.p.cam, it.p.position): it
+                 for row in items["audio"][:len(v.angle_audio)] for it in row}
         for row in items["video"][:len(v.video_order)]:
-            picture = row[0]
-            if picture.p.cam in sound:
-                picture.links = sound[picture.p.cam].links = [picture, sound[picture.p.cam]]
+            for picture in row:
+                other = sound.get((picture.p.cam, picture.p.position))
+                if other is not None:
+                    picture.links = other.links = [picture, other]
 
         root = etree.Element("xmeml", version=str(self.version))
         seq = _sub(root, "sequence", id="sequence-1")

@@ -5,7 +5,7 @@ Writes FCPXML 1.8, 1.9, 1.10 or 1.11 (``version=``), valid against Apple's DTD o
 * ``<resources>``: a ``<format>`` per frame rate and size, an ``<asset>`` per file (1.8: ``src``
   attribute; 1.9+: ``<media-rep kind="original-media">``) whose ``start`` is the file's embedded
   start timecode, and a ``<media><multicam>`` with one ``<mc-angle>`` per angle holding a gap
-  then the ``<asset-clip>`` at the angle's offset. Multicam time 0 is timeline time 0.
+  then the ``<asset-clip>`` at the angle's offset (several abutting ones for a drifting clock). Multicam time 0 is timeline time 0.
 * ``<library><event>``: the multicam as a browser clip, and for an auto-edit a ``<project>``
   whose spine has one ``<mc-clip>`` per shot choosing the picture angle
   (``<mc-source srcEnable="video">``) and the sound angle (``srcEnable="audio"``); a
@@ -13,8 +13,9 @@ Writes FCPXML 1.8, 1.9, 1.10 or 1.11 (``version=``), valid against Apple's DTD o
 
 Every time is a rational number of seconds on a frame grid: offsets and durations on the
 timeline's, ``start`` of an asset-clip on its asset's (samples for audio-only media).
-Within the multicam each angle keeps one offset, so the per-cut drift correction of the OTIO
-Program track is not carried into FCP (angles are placed by their sync at the shoot's start).
+An angle whose clock drifts comes as consecutive asset-clips, each re-anchored on the drift
+model (see :mod:`polysync.timeline`), so the multicam - and every cut of the project, which
+shows the multicam - stays in sync over long shoots.
 """
 
 from __future__ import annotations
@@ -138,19 +139,20 @@ class _Writer:
     def _angle(self, multicam, i: int) -> None:
         m = self.v.media[i]
         angle = etree.SubElement(multicam, "mc-angle", name=m.name, angleID=angle_id(self.v, i))
-        p = self.v.angle_video.get(i) or self.v.angle_audio.get(i)
-        if p is None:
-            return
-        if p.position > 0:
-            etree.SubElement(angle, "gap", name="Gap", offset="0s", start="0s",
-                             duration=self.t(p.position))
-        attrs = {"ref": self.assets[i], "offset": self.t(p.position), "name": m.name,
-                 "start": time_text(m.tc_start + p.source, m.rate), "duration": self.t(p.duration)}
-        if i in self.asset_formats:
-            attrs["format"] = self.asset_formats[i]
-        if m.timecode:
-            attrs["tcFormat"] = "DF" if m.drop_frame else "NDF"
-        etree.SubElement(angle, "asset-clip", attrs)
+        cursor = 0
+        for p in self.v.angle_video.get(i) or self.v.angle_audio.get(i) or []:
+            if p.position > cursor:
+                etree.SubElement(angle, "gap", name="Gap", offset=self.t(cursor),
+                                 start=self.t(cursor), duration=self.t(p.position - cursor))
+            attrs = {"ref": self.assets[i], "offset": self.t(p.position), "name": m.name,
+                     "start": time_text(m.tc_start + p.source, m.rate),
+                     "duration": self.t(p.duration)}
+            if i in self.asset_formats:
+                attrs["format"] = self.asset_formats[i]
+            if m.timecode:
+                attrs["tcFormat"] = "DF" if m.drop_frame else "NDF"
+            etree.SubElement(angle, "asset-clip", attrs)
+            cursor = p.end
 
     def _sources(self, clip, video, audio) -> None:
         """``<mc-source>`` children choosing the picture and the sound angle."""

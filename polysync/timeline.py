@@ -16,8 +16,11 @@ plain, standard OTIO:
   only the audio source's is enabled, none in an edit), "Program audio" (edit only), one video
   track per angle that has picture (named after the angle), "PiP" (edit with insets only),
   "Program" (edit only) - the top-most video track, so a naive compositor shows the program.
-* Each angle track holds a Gap then one Clip at the angle's offset; angles that start before
-  the origin (or run past the edit) are trimmed in ``source_range``. Clips reference the media
+* Each angle track holds a Gap then the angle's Clip at its offset; angles that start before
+  the origin (or run past the edit) are trimmed in ``source_range``. An angle whose clock
+  drifts is cut into consecutive Clips, each taking its in-point from the drift model, wherever
+  the drift has slipped half a timeline frame (``1 / (2 |drift_slope|)`` frames: 100 s at
+  200 ppm), so every angle stays in sync over long shoots, in every editor. Clips reference the media
   with an ExternalReference (absolute percent-encoded ``file://`` URL, ``available_range`` =
   the whole media at its own rate, starting at its embedded start timecode).
 * ``clip.source_range``: ``start_time`` on the media's grid (video fps, or the sample rate for
@@ -272,6 +275,30 @@ def _span(m: MediaGrid, origin: Fraction, rate: Fraction, p0: int, p1: Optional[
     return items
 
 
+def _angle_items(m: MediaGrid, origin: Fraction, rate: Fraction, end: Optional[int],
+                 meta: dict) -> list:
+    """An angle track's items: a gap, then ``m``'s media from its first timeline frame.
+
+    Played at its nominal rate, a drifting clock slips against the reference by ``|slope|``
+    seconds per second, so the clip is cut wherever that slip reaches half a timeline frame
+    (every ``1 / (2 |slope|)`` timeline frames) and each piece takes its in-point from the
+    drift model again (:func:`_span`): the angle stays within half a timeline frame plus the
+    media frame's rounding of its sync over hours. Pieces that continue each other (rounding
+    gave the same frame) are merged by :func:`_append`.
+    """
+    items = _span(m, origin, rate, 0, end, meta, trailing=False)
+    slope = abs(m.angle.sidecar.drift_slope)
+    if slope == 0.0 or not items:
+        return items
+    first = sum(round(i.source_range.duration.value) for i in items[:-1])
+    stop = first + round(items[-1].source_range.duration.value)
+    step = max(1, math.floor(1 / (2 * slope)))
+    pieces = items[:-1]
+    for p0 in range(first, stop, step):
+        pieces += _span(m, origin, rate, p0, min(p0 + step, stop), meta, trailing=False)
+    return pieces
+
+
 def _append(track: otio.schema.Track, items: list, merge_clips: bool = False) -> None:
     """Append items, merging neighbouring gaps (and, if asked, clips that continue each other)."""
     for item in items:
@@ -383,7 +410,7 @@ def build_timeline(angles: Sequence[Angle], decisions: Optional[EditDecisions] =
             enabled = kind == otio.schema.TrackKind.Video or (
                 decisions is None and i == audio_source)
             track = _track(g.angle.name, kind, "angle", i, enabled)
-            _append(track, _span(g, origin, R, 0, end, {"cam": i}, trailing=False))
+            _append(track, _angle_items(g, origin, R, end, {"cam": i}), merge_clips=True)
             bucket.append(track)
 
     if decisions is not None:

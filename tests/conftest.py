@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from polysync_fixtures import cached_scenario, load_truth
-from timeline_media import RATES, Shoot, make_shoot
+from timeline_media import FAST_DRIFT, RATES, Shoot, make_shoot
 
 
 def snapshot(folder: Path) -> dict:
@@ -60,6 +60,9 @@ def shoots(tmp_path_factory):
             elif name == "mixed":  # camera B at 25 fps in a 29.97 shoot
                 cache[name] = make_shoot(folder, Fraction(30000, 1001), "01:00:00;00",
                                          rate_b=Fraction(25))
+            elif name == "drift":  # 6 s of clocks drifting by 1%, camera B at 25 fps in 29.97
+                cache[name] = make_shoot(folder, Fraction(30000, 1001), None,
+                                         rate_b=Fraction(25), sync=FAST_DRIFT, seconds=6.0)
             else:
                 cache[name] = make_shoot(folder, *RATES[name])
         return cache[name]

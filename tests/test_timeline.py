@@ -7,6 +7,7 @@ no real sync is needed to test export.
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction as F
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import pytest
 from polysync.decisions import EditDecisions, Shot, snap
 from polysync.session import load_angles
 from polysync.timeline import (PIP_TRANSFORM, build_timeline, decisions_from_timeline,
-                               file_url, frames_timecode, media_rate, role_track,
+                               file_url, frames_timecode, media_grid, media_rate, role_track,
                                timecode_frames, timeline_from_file)
-from timeline_media import RATES, assert_on_grid, clip_items, make_wav, write_sidecar
+from timeline_media import (FAST_DRIFT, RATES, assert_on_grid, clip_items, make_wav,
+                            write_sidecar)
 
 
 # -- timecode and rates -----------------------------------------------------------------------
@@ -118,6 +120,46 @@ def test_mixed_rates_stay_on_each_grid(shoots):
     # --rate: the same shoot on a 25 fps timeline
     tl25 = build_timeline(load_angles(shoot.files), rate="25")
     assert_on_grid(tl25, F(25))
+
+
+def test_drifting_angles_are_reanchored_piece_by_piece(shoots):
+    """Played at its nominal rate a drifting clock slips; each angle is cut where the slip
+    reaches half a timeline frame and each piece starts on the drift model again, so at every
+    timeline frame the angle shows its drift model's instant to within half a timeline frame
+    plus half a media frame (the rounding of an in-point)."""
+    shoot = shoots("drift")
+    angles = load_angles(shoot.files)
+    tl = build_timeline(angles)
+    R = F(tl.metadata["polysync"]["rate"])
+    assert_on_grid(tl, R)
+    origin = F(tl.metadata["polysync"]["origin"])
+    for track in tl.tracks:
+        cam = track.metadata["polysync"]["cam"]
+        g = media_grid(angles[cam], R)
+        delta, slope = (F(x) for x in FAST_DRIFT["ABR"[cam]])
+        clips = clip_items(track)
+        bound = 1 / (2 * g.rate) + 1 / (2 * R * (1 - abs(slope)))
+
+        def error(p, start_frame, start_source):
+            shown = g.t0 + start_source / g.rate + F(p - start_frame) / R
+            return abs(shown - (origin + F(p) / R - delta) / (1 + slope))
+
+        pieces = []
+        for k, clip in clips:
+            span = track.range_of_child_at_index(k)
+            p0, n = round(span.start_time.value), round(span.duration.value)
+            source = round(clip.source_range.start_time.value) - g.tc_start
+            pieces.append((p0, n, source))
+            assert error(p0, p0, source) <= bound and error(p0 + n - 1, p0, source) <= bound
+        assert all(a[0] + a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # they abut
+        span_frames = pieces[-1][0] + pieces[-1][1] - pieces[0][0]
+        if slope == 0:
+            assert len(pieces) == 1
+        else:
+            assert len(pieces) >= span_frames // math.floor(1 / (2 * abs(slope)))
+            # one clip played on from the first in-point would have slipped out of sync
+            p0, _, source = pieces[0]
+            assert error(p0 + span_frames - 1, p0, source) > bound
 
 
 def test_explicit_rate_and_audio_only_shoot(tmp_path):

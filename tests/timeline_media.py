@@ -94,21 +94,27 @@ class Shoot:
     edl: Path    # an auto-edit of them (edl.json)
 
 
+# A shoot whose clocks drift so fast that a few seconds show the angles re-anchored piece by
+# piece (a slip of half a frame every 1/(2|slope|) frames: 50 frames at 1%).
+FAST_DRIFT = {"A": (0.0, 0.0), "B": (0.4137, 0.01), "R": (-0.2511, -0.008)}
+
+
 def make_shoot(folder: Path, rate: Fraction, timecode, names=("CAM_A.mp4", "CAM_B.mov",
-               "REC.wav"), rate_b: Fraction | None = None) -> Shoot:
+               "REC.wav"), rate_b: Fraction | None = None, sync: dict = SYNC,
+               seconds: float = 2.0) -> Shoot:
     folder.mkdir(parents=True, exist_ok=True)
     a, b, r = (folder / n for n in names)
-    make_video(a, rate, 2.0, timecode)
-    make_video(b, rate_b or rate, 2.0, None, codec="libx264")
-    make_wav(r, 3.0)
+    make_video(a, rate, seconds, timecode)
+    make_video(b, rate_b or rate, seconds, None, codec="libx264")
+    make_wav(r, seconds + 1.0)
     for path, key in ((a, "A"), (b, "B"), (r, "R")):
-        write_sidecar(path, a, *SYNC[key])
+        write_sidecar(path, a, *sync[key])
     R = rate
     shots = [Shot(snap(0.45, R), snap(0.9, R), 0), Shot(snap(0.9, R), snap(1.4, R), 1, 0),
              Shot(snap(1.4, R), snap(1.9, R), 0, 1)]
     dec = EditDecisions(inputs=[a, b, r], shots=shots, audio_source=2, rate=R,
-                        deltas=[SYNC[k][0] for k in "ABR"],
-                        drift_slopes=[SYNC[k][1] for k in "ABR"], names=[p.stem for p in (a, b, r)])
+                        deltas=[sync[k][0] for k in "ABR"],
+                        drift_slopes=[sync[k][1] for k in "ABR"], names=[p.stem for p in (a, b, r)])
     edl = write_edl_json(dec, folder / "edl.json")
     return Shoot(folder, rate, [a, b, r], edl)
 
