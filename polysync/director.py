@@ -8,7 +8,10 @@ The rules are an editor's:
 * **The speaker on screen.** The holder of the floor is shown; the cut to a new speaker comes
   ``lead`` seconds before they start, as an editor anticipates.
 * **The wide.** Crosstalk (two people holding the floor for ``crosstalk`` seconds or more),
-  long silence (``long_silence``) and the opening go to the wide angle when there is one.
+  long silence (``long_silence``) and the opening go to the wide angle when there is one. So
+  does a hand-over of the floor with no pause in the sound around it (``handover`` seconds
+  each side): people taking turns leave a pause, an interruption does not - the cue that
+  remains when the mics cannot tell two voices from one.
 * **Shot length.** No shot is shorter than ``min_shot``: a short shot is extended or merged,
   whichever keeps the most of what should be on screen. Shots longer than ``max_shot`` are
   broken by a cutaway of ``cutaway`` seconds - the wide, or a listener while they react
@@ -51,6 +54,7 @@ class DirectorRules:
     interjection: float = 1.2  # talk shorter than this never takes the floor
     bridge: float = 0.8  # pauses shorter than this do not end a person's talk
     crosstalk: float = 0.8  # two people on the floor this long: go wide
+    handover: float = 1.0  # a hand-over with no pause is crosstalk this long on each side
     long_silence: float = 3.0  # silence this long: go wide
     silence_hold: float = 1.0  # stay on the last speaker this long into a long silence
     opening: float = 3.0  # the program opens on the wide this long
@@ -106,8 +110,13 @@ def coverage_mask(coverage: Sequence[tuple[float, float]], rate: Fraction, f0: i
     return out
 
 
-def find_floor(act: np.ndarray, fps: float, rules: DirectorRules) -> Floor:
-    """Turn per-person activity (P, F) on video frames into who holds the floor."""
+def find_floor(act: np.ndarray, fps: float, rules: DirectorRules,
+               present: Optional[np.ndarray] = None) -> Floor:
+    """Turn per-person activity (P, F) on video frames into who holds the floor.
+
+    ``present`` (F,) bool, someone is heard: when given, a hand-over of the floor with no
+    pause in the sound around it is taken as the newcomer talking over the speaker.
+    """
     n_p, n = act.shape
     bridge = int(round(rules.bridge * fps))
     take = int(round(rules.interjection * fps))
@@ -153,9 +162,33 @@ def find_floor(act: np.ndarray, fps: float, rules: DirectorRules) -> Floor:
         elif a > 0:
             speaker[a:b] = speaker[a - 1] if not crosstalk[a - 1] else -1
             crosstalk[a:b] = crosstalk[a - 1]
+    if present is not None and rules.handover > 0:
+        _handovers(speaker, crosstalk, present, fps, rules.handover)
     # onsets: someone starts talking here (not: a crosstalk ends and one voice remains)
     onset = starts.any(axis=0)
     return Floor(speaker, crosstalk & ~silence, silence, onset, holds, minor)
+
+
+PAUSE = 0.3
+"""s: a hand-over whose sound pauses within this of it is a turn taken in turn."""
+
+
+def _handovers(speaker: np.ndarray, crosstalk: np.ndarray, present: np.ndarray, fps: float,
+               width: float) -> None:
+    """Mark as crosstalk ``width`` seconds each side of every hand-over of the floor from one
+    person to another with no pause in the sound within ``PAUSE`` of it (in place).
+
+    People take turns with a pause between them (a few hundred ms); an interruption has none,
+    the newcomer starting while the speaker finishes. Where the persons' own mics cannot tell
+    two voices from one (camera mics in a live room), that is what gives crosstalk away.
+    """
+    n = len(speaker)
+    g, w = max(1, int(round(PAUSE * fps))), max(1, int(round(width * fps)))
+    change = np.flatnonzero((speaker[1:] != speaker[:-1]) & (speaker[1:] >= 0)
+                            & (speaker[:-1] >= 0)) + 1
+    for k in change:
+        if k - g >= 0 and k + g <= n and present[k - g:k + g].all():
+            crosstalk[max(0, k - w):min(n, k + w)] = True
 
 
 def _run_start(mask: np.ndarray, at: int) -> int:
@@ -444,7 +477,8 @@ def choose_pip(segs: list[list[int]], act: np.ndarray, floor: Floor,
 def direct(active: np.ndarray, act_rate: float, act_t0: float,
            person_angle: Sequence[Optional[int]], coverage: Sequence[tuple[float, float]],
            rate: Fraction, span: tuple[float, float], wide: Optional[int] = None,
-           rules: Optional[DirectorRules] = None) -> list[Shot]:
+           rules: Optional[DirectorRules] = None,
+           present: Optional[np.ndarray] = None) -> list[Shot]:
     """Make the cut.
 
     ``active``: (P, T) bool speech activity per person at ``act_rate`` frames/s, frame 0 at
@@ -462,7 +496,9 @@ def direct(active: np.ndarray, act_rate: float, act_t0: float,
     fps = float(rate)
     act = activity_on_frames(active, act_rate, act_t0, rate, f0, n)
     cover = coverage_mask(coverage, rate, f0, n)
-    floor = find_floor(act, fps, rules)
+    heard = (activity_on_frames(present[None], act_rate, act_t0, rate, f0, n)[0]
+             if present is not None else None)
+    floor = find_floor(act, fps, rules, heard)
     value = screen_value(floor, person_angle, len(coverage), wide, cover, fps, rules)
     plan = _Plan(value)
     want = desired_angles(floor, person_angle, wide, value, int(round(rules.opening * fps)))

@@ -315,7 +315,7 @@ def cut(angles: Sequence[Angle], cast: Cast, *, wide: Optional[int] = None,
     else:
         act = detect_activity(cast.mics, cast.person_mic, span[0], span[1], activity_params)
         shots = direct(act.active, act.rate, act.t0, cast.person_angle, cov, r, span,
-                       wide=wide, rules=rules)
+                       wide=wide, rules=rules, present=act.present)
     if not shots:
         raise UsageError("no camera is covered at any time")
     dec = EditDecisions(

@@ -102,6 +102,22 @@ def test_crosstalk_silence_and_opening_go_wide():
     check_basic(shots, DirectorRules(), Fraction(25))
 
 
+def test_a_hand_over_without_a_pause_goes_wide():
+    """Camera mics may hear only one voice at a time: two turns that touch, with sound all the
+    way through, are an interruption (wide); turns with a pause between them are not."""
+    act = talk(2, 40, [(0, 0.0, 15.0), (1, 15.0, 40.0)])
+    heard = np.ones(act.shape[1], dtype=bool)
+    shots = direct(act, RATE, 0.0, [0, 1], [(0, 40)] * 3, Fraction(25), (0.0, 40.0), wide=2,
+                   rules=DirectorRules(max_shot=100), present=heard)
+    assert all(on_screen(shots, t) == 2 for t in np.arange(14.1, 16.0, 0.2))
+    assert on_screen(shots, 10.0) == 0 and on_screen(shots, 25.0) == 1
+    check_basic(shots, DirectorRules(), Fraction(25))
+    heard[int(14.8 * RATE):int(15.2 * RATE)] = False  # a 0.4 s pause at the hand-over
+    shots = direct(act, RATE, 0.0, [0, 1], [(0, 40)] * 3, Fraction(25), (0.0, 40.0), wide=2,
+                   rules=DirectorRules(max_shot=100), present=heard)
+    assert [s.cam for s in shots] == [2, 0, 1]  # the opening, then the two speakers
+
+
 def test_an_angle_is_never_shown_when_it_does_not_record():
     act = talk(3, 60, CONVERSATION)
     coverage = [(0, 60), (15.3, 60), (0, 41.7), (2.0, 57.0)]
