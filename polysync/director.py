@@ -163,7 +163,7 @@ def find_floor(act: np.ndarray, fps: float, rules: DirectorRules,
             speaker[a:b] = speaker[a - 1] if not crosstalk[a - 1] else -1
             crosstalk[a:b] = crosstalk[a - 1]
     if present is not None and rules.handover > 0:
-        _handovers(speaker, crosstalk, present, fps, rules.handover)
+        _handovers(holds, starts, crosstalk, present, fps, rules.handover)
     # onsets: someone starts talking here (not: a crosstalk ends and one voice remains)
     onset = starts.any(axis=0)
     return Floor(speaker, crosstalk & ~silence, silence, onset, holds, minor)
@@ -173,21 +173,21 @@ PAUSE = 0.3
 """s: a hand-over whose sound pauses within this of it is a turn taken in turn."""
 
 
-def _handovers(speaker: np.ndarray, crosstalk: np.ndarray, present: np.ndarray, fps: float,
-               width: float) -> None:
-    """Mark as crosstalk ``width`` seconds each side of every hand-over of the floor from one
-    person to another with no pause in the sound within ``PAUSE`` of it (in place).
+def _handovers(holds: np.ndarray, starts: np.ndarray, crosstalk: np.ndarray,
+               present: np.ndarray, fps: float, width: float) -> None:
+    """Mark as crosstalk ``width`` seconds each side of every hand-over - a person takes the
+    floor (``starts``) within ``width`` of another holding it (``holds``) - with no pause in
+    the sound within ``PAUSE`` of it (in place).
 
     People take turns with a pause between them (a few hundred ms); an interruption has none,
     the newcomer starting while the speaker finishes. Where the persons' own mics cannot tell
     two voices from one (camera mics in a live room), that is what gives crosstalk away.
     """
-    n = len(speaker)
+    n = holds.shape[1]
     g, w = max(1, int(round(PAUSE * fps))), max(1, int(round(width * fps)))
-    change = np.flatnonzero((speaker[1:] != speaker[:-1]) & (speaker[1:] >= 0)
-                            & (speaker[:-1] >= 0)) + 1
-    for k in change:
-        if k - g >= 0 and k + g <= n and present[k - g:k + g].all():
+    for p, k in zip(*np.nonzero(starts)):
+        before = np.delete(holds[:, max(0, k - w):k], p, axis=0)
+        if before.any() and k - g >= 0 and k + g <= n and present[k - g:k + g].all():
             crosstalk[max(0, k - w):min(n, k + w)] = True
 
 
