@@ -37,6 +37,23 @@ from polysync_fixtures import cached_scenario, load_truth
 CUTS = (9.0, 10.0, 12.0, 15.0)
 
 
+def cut_and_sync(source: Path, start: float, length: float, cut: Path, reference: Path,
+                 stream: int | None = None, **sync_kw):
+    """``length`` s of ``source`` from ``start`` (its audio ``stream``, else ffmpeg's pick)
+    cut by ffmpeg into ``cut``, then synced to ``reference``: the outcome."""
+    pick = ["-map", f"0:a:{stream}"] if stream is not None else []
+    subprocess.run([find_ffmpeg(), "-v", "error", "-ss", f"{start}", "-t", f"{length}", "-i",
+                    str(source), *pick, str(cut)], check=True)
+    return sync_files(reference, [cut], **sync_kw).outcomes[0]
+
+
+def refusal(out, where: str) -> bool:
+    """True (and says so) when ``out`` was refused."""
+    if not out.ok:
+        print(f"  {where}: refused ({str(out.error).split(': ', 1)[-1][:70]})")
+    return not out.ok
+
+
 def unrelated(folders: dict[int, Path]) -> None:
     placed = tried = 0
     for i, j in itertools.permutations(folders, 2):
@@ -53,7 +70,6 @@ def unrelated(folders: dict[int, Path]) -> None:
 
 
 def excerpts(folders: dict[int, Path]) -> None:
-    ffmpeg = find_ffmpeg()
     errors = []
     refused = 0
     for seed, folder in folders.items():
@@ -63,14 +79,11 @@ def excerpts(folders: dict[int, Path]) -> None:
             for length in CUTS:
                 for start in (0.0, rec["duration"] - length):
                     cut = Path(tmp) / f"cut{length:g}_{start:g}.wav"
-                    subprocess.run([ffmpeg, "-v", "error", "-ss", f"{start}", "-t", f"{length}",
-                                    "-i", str(folder / rec["name"]), str(cut)], check=True)
-                    out = sync_files(folder / truth["reference"], [cut],
-                                     sidecar_dir=tmp).outcomes[0]
+                    out = cut_and_sync(folder / rec["name"], start, length, cut,
+                                       folder / truth["reference"], sidecar_dir=tmp)
                     where = f"seed {seed} {length:4g} s from {start:4.1f} s"
-                    if not out.ok:
+                    if refusal(out, where):
                         refused += 1
-                        print(f"  {where}: refused ({str(out.error).split(': ', 1)[-1][:70]})")
                         continue
                     sc = json.loads(Path(out.sidecar).read_text())
                     true = rec["delta_seconds"] + start * (1.0 + rec["drift_slope"])
@@ -91,7 +104,6 @@ EXCERPT = 20.0
 
 
 def camera_excerpts(seeds: list[int]) -> None:
-    ffmpeg = find_ffmpeg()
     errors = []
     refused = 0
     for name in CONVERSATIONS:
@@ -104,16 +116,11 @@ def camera_excerpts(seeds: list[int]) -> None:
                 for frac in (0.25, 0.6):
                     start = round(frac * (f["duration"] - EXCERPT), 2)
                     with tempfile.TemporaryDirectory() as tmp:
-                        cut = Path(tmp) / "cut.wav"
-                        subprocess.run([ffmpeg, "-v", "error", "-ss", f"{start}", "-t",
-                                        f"{EXCERPT}", "-i", str(folder / f["name"]), "-map",
-                                        f"0:a:{f['live_audio_stream']}", str(cut)], check=True)
-                        out = sync_files(folder / truth["reference"], [cut],
-                                         write=False).outcomes[0]
-                    where = f"{name}-{seed} {f['name']} from {start:g} s"
-                    if not out.ok:
+                        out = cut_and_sync(folder / f["name"], start, EXCERPT,
+                                           Path(tmp) / "cut.wav", folder / truth["reference"],
+                                           stream=f["live_audio_stream"], write=False)
+                    if refusal(out, f"{name}-{seed} {f['name']} from {start:g} s"):
                         refused += 1
-                        print(f"  {where}: refused ({str(out.error).split(': ', 1)[-1][:70]})")
                         continue
                     r = out.result
                     d0 = f["delta_seconds"] + start * (1.0 + f["drift_slope"])
@@ -122,8 +129,8 @@ def camera_excerpts(seeds: list[int]) -> None:
                               for t in r.overlap_in_source) * 1000.0
                     errors.append(err)
                     if err > 8.0:
-                        print(f"  {where}: {err:6.2f} ms  {r.method} "
-                              f"{r.n_agree}/{r.n_windows} windows")
+                        print(f"  {name}-{seed} {f['name']} from {start:g} s: {err:6.2f} ms  "
+                              f"{r.method} {r.n_agree}/{r.n_windows} windows")
     errors.sort()
     if errors:
         print(f"camera excerpts ({EXCERPT:g} s): {len(errors)} placed, {refused} refused; worst "
