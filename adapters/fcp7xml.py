@@ -5,8 +5,9 @@ One ``<sequence>`` (``<rate><timebase><ntsc>``, start timecode 00:00:00:00, drop
 29.97/59.94 unless the timeline says otherwise):
 
 * video tracks, bottom to top: one per angle with picture (its clip where the angle exists, in
-  pieces re-anchored on the drift model when its clock drifts), the Program (an auto-edit, one clipitem per shot with the drift-corrected in-point), and the PiP
-  insets above it, scaled and moved by a Basic Motion filter;
+  pieces re-anchored on the drift model when its clock drifts), the Program (an auto-edit, one
+  clipitem per shot with the drift-corrected in-point), and the PiP insets above it, scaled and
+  moved by a Basic Motion filter;
 * audio tracks: one per angle with sound (linked to its video clip; only the sound source is
   enabled, none in an edit), then the Program audio.
 

@@ -5,7 +5,8 @@ Writes FCPXML 1.8, 1.9, 1.10 or 1.11 (``version=``), valid against Apple's DTD o
 * ``<resources>``: a ``<format>`` per frame rate and size, an ``<asset>`` per file (1.8: ``src``
   attribute; 1.9+: ``<media-rep kind="original-media">``) whose ``start`` is the file's embedded
   start timecode, and a ``<media><multicam>`` with one ``<mc-angle>`` per angle holding a gap
-  then the ``<asset-clip>`` at the angle's offset (several abutting ones for a drifting clock). Multicam time 0 is timeline time 0.
+  then the ``<asset-clip>`` at the angle's offset (several abutting ones for a drifting clock).
+  Multicam time 0 is timeline time 0.
 * ``<library><event>``: the multicam as a browser clip, and for an auto-edit a ``<project>``
   whose spine has one ``<mc-clip>`` per shot choosing the picture angle
   (``<mc-source srcEnable="video">``) and the sound angle (``srcEnable="audio"``); a

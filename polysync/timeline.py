@@ -20,8 +20,8 @@ plain, standard OTIO:
   the origin (or run past the edit) are trimmed in ``source_range``. An angle whose clock
   drifts is cut into consecutive Clips, each taking its in-point from the drift model, wherever
   the drift has slipped half a timeline frame (``1 / (2 |drift_slope|)`` frames: 100 s at
-  200 ppm), so every angle stays in sync over long shoots, in every editor. Clips reference the media
-  with an ExternalReference (absolute percent-encoded ``file://`` URL, ``available_range`` =
+  200 ppm), so every angle stays in sync over long shoots, in every editor. Clips reference the
+  media with an ExternalReference (absolute percent-encoded ``file://`` URL, ``available_range`` =
   the whole media at its own rate, starting at its embedded start timecode).
 * ``clip.source_range``: ``start_time`` on the media's grid (video fps, or the sample rate for
   audio-only media) including the start timecode; ``duration`` in timeline frames at ``R``, so
