@@ -26,6 +26,7 @@ import argparse
 import itertools
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,6 +34,9 @@ from polysync.media import find_ffmpeg
 from polysync.sidecar import sidecar_path
 from polysync.sync import sync_files
 from polysync_fixtures import cached_scenario, load_truth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sync_accuracy import worst_error_ms  # noqa: E402  (the same measure as sync_accuracy.py)
 
 CUTS = (9.0, 10.0, 12.0, 15.0)
 
@@ -124,9 +128,7 @@ def camera_excerpts(seeds: list[int]) -> None:
                         continue
                     r = out.result
                     d0 = f["delta_seconds"] + start * (1.0 + f["drift_slope"])
-                    err = max(abs(r.delta_seconds + t * (1 + r.drift_slope)
-                                  - (d0 + t * (1 + f["drift_slope"])))
-                              for t in r.overlap_in_source) * 1000.0
+                    err = worst_error_ms(r, d0, f["drift_slope"])
                     errors.append(err)
                     if err > 8.0:
                         print(f"  {name}-{seed} {f['name']} from {start:g} s: {err:6.2f} ms  "

@@ -21,6 +21,13 @@ from polysync_fixtures import cached_scenario, load_truth
 SCENARIOS = ["basic", "wide", "partial", "short", "shared_path", "quad", "duo", "phone_drift"]
 
 
+def worst_error_ms(res, delta: float, slope: float) -> float:
+    """Largest distance (ms) over the result's overlap between its line and the true line
+    ``t_ref = delta + t_src * (1 + slope)`` (offset and drift together)."""
+    return max(abs(res.delta_seconds + t * (1 + res.drift_slope) - (delta + t * (1 + slope)))
+               for t in res.overlap_in_source) * 1000.0
+
+
 def errors(seed: int) -> list[tuple[str, float, str]]:
     """(scenario/file, worst error in ms or nan if refused, method) for every related source."""
     out = []
@@ -36,11 +43,9 @@ def errors(seed: int) -> list[tuple[str, float, str]]:
                 out.append((label, float("nan"), "refused"))
                 continue
             res = o.result
-            worst = max(abs(res.delta_seconds + t * (1 + res.drift_slope)
-                            - (f["delta_seconds"] + t * (1 + f["drift_slope"])))
-                        for t in res.overlap_in_source)
             method = res.method + (f" via {res.via}" if res.via else "")
-            out.append((label, worst * 1000.0, method))
+            out.append((label, worst_error_ms(res, f["delta_seconds"], f["drift_slope"]),
+                        method))
     return out
 
 
