@@ -46,8 +46,10 @@ def cut_and_sync(source: Path, start: float, length: float, cut: Path, reference
     """``length`` s of ``source`` from ``start`` (its audio ``stream``, else ffmpeg's pick)
     cut by ffmpeg into ``cut``, then synced to ``reference``: the outcome."""
     pick = ["-map", f"0:a:{stream}"] if stream is not None else []
-    subprocess.run([find_ffmpeg(), "-v", "error", "-ss", f"{start}", "-t", f"{length}", "-i",
-                    str(source), *pick, str(cut)], check=True)
+    # -ss after -i: ffmpeg decodes from the start and cuts on the sample. Before -i it seeks
+    # the demuxer, which lands AAC cuts of long files a few ms off the asked instant.
+    subprocess.run([find_ffmpeg(), "-v", "error", "-i", str(source), "-ss", f"{start}",
+                    "-t", f"{length}", *pick, str(cut)], check=True)
     return sync_files(reference, [cut], **sync_kw).outcomes[0]
 
 
