@@ -695,6 +695,58 @@ def adopt_waveform(res: SyncResult, meas: list[WindowMeasure], margin: float, sl
     p = 1.0 - significance(len(meas), k, p0=_AGREE_TOL / margin, n_lines=fit.n_lines_tried)
     if k < 3 or p > _WAVEFORM_P or k < _ADOPT_SHARE * len(meas):
         return None
+    return _wide_band_result(res, meas, fit, p, ref_range, src_range)
+
+
+_DOMINANT_SHARE = 0.5
+"""Share of the wide-band windows a line must hold to be taken however far it sits from the
+envelope line (:func:`adopt_dominant`)."""
+
+
+def adopt_dominant(res: SyncResult, meas: list[WindowMeasure], search: float, slope_tol: float,
+                   ref_range: tuple[float, float], src_range: tuple[float, float]
+                   ) -> Optional[SyncResult]:
+    """``res`` re-estimated on the one line most wide-band windows (found within +-``search``
+    of it) gather on, wherever it lies; None unless that line holds at least
+    :data:`_DOMINANT_SHARE` of the windows and no band away from it holds half as much.
+
+    For when :func:`adopt_waveform` finds nothing clear near the envelope line. On a short
+    excerpt of far mics the envelope line can sit 20-40 ms off - reverberation smears the two
+    envelopes differently, the same way all through the excerpt - while the windows still
+    agree on the sound's own line. Unweighed by the envelope, that line must stand out alone:
+    a reflection lines up windows too, but then the direct sound's band holds some as well.
+    """
+    n = len(meas)
+    if n < 3:
+        return None
+    u = np.array([m.t_ref - m.t_src - (res.delta_seconds + res.drift_slope * m.t_src)
+                  for m in meas])
+    w = np.array([min(m.strength, 30.0) for m in meas]) + 1.0
+    half = _TALKER_BAND / 2
+    centres = np.arange(-search + half, search - half + 1e-9, 0.0005)
+    inside = np.abs(u[None, :] - centres[:, None]) <= half
+    support = inside @ w
+    top = int(np.argmax(support))
+    far = np.abs(centres - centres[top]) > 2 * half
+    if inside[top].sum() < max(3, _DOMINANT_SHARE * n) or (
+            far.any() and support[far].max() >= 0.5 * support[top]):
+        return None
+    fit = fit_line(meas, prior=(res.delta_seconds + float(centres[top]), res.drift_slope),
+                   band=(half, slope_tol))
+    if fit is None:
+        return None
+    k = int(fit.inliers.sum())
+    p = 1.0 - significance(n, k, p0=_AGREE_TOL / search, n_lines=fit.n_lines_tried)
+    if k < max(3, _DOMINANT_SHARE * n) or p > _WAVEFORM_P:
+        return None
+    return _wide_band_result(res, meas, fit, p, ref_range, src_range)
+
+
+def _wide_band_result(res: SyncResult, meas: list[WindowMeasure], fit: LineFit, p: float,
+                      ref_range: tuple[float, float], src_range: tuple[float, float]
+                      ) -> SyncResult:
+    """``res`` with the line ``fit`` of the wide-band windows ``meas`` (chance ``p``)."""
+    k = int(fit.inliers.sum())
     agree = fit.inliers
     r = fit.residuals[agree] * 1000.0
     ov_ref, ov_src = overlap_of(fit.delta, fit.slope, *ref_range, *src_range)

@@ -14,9 +14,9 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .align import (MAX_DRIFT, SyncResult, WindowMeasure, adopt_drift, adopt_waveform, align_pair,
-                    chain, measure_window, overlap_of, place_span, release_pages, slot_length,
-                    unconfirmed, window_slots)
+from .align import (MAX_DRIFT, SyncResult, WindowMeasure, adopt_dominant, adopt_drift,
+                    adopt_waveform, align_pair, chain, measure_window, overlap_of, place_span,
+                    release_pages, slot_length, unconfirmed, window_slots)
 from .channels import Candidate, candidates_for_track, rank
 from .core import check_result
 from .errors import MediaError, PolysyncError, SyncRefused, UsageError
@@ -90,6 +90,14 @@ def align_files(ref: FileAnalysis, src: FileAnalysis, max_pairs: int = 6) -> Pai
 
 FINE_MARGIN = 0.030
 """Search half-width (s) of the wide-band windows around the analysis-rate line."""
+FINE_SEARCH = 0.060
+"""Wider search half-width (s) of the same windows, for a line most of them gather on away
+from the analysis-rate one (:func:`polysync.align.adopt_dominant`): the envelope line of an
+:data:`EXCERPT` of far mics can be this far off."""
+EXCERPT = 60.0
+"""Overlaps (s) shorter than this are excerpts. From a minute on, the envelope line of far
+mics sits within about 10 ms of the sound's, and a line of windows far from it is a
+reflection's; a 20 s excerpt's can be 20-40 ms off (``benchmarks/hard_cases.py``)."""
 FINE_WINDOWS = 64
 """Most windows re-read at :data:`FINE_RATE` per pair."""
 FINE_BAND = (120.0, 7000.0)
@@ -109,6 +117,13 @@ def fine_band(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate
 def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate,
                   delta: float, slope: float, ov_src: tuple[float, float], parity: int,
                   margin: float = FINE_MARGIN) -> list[WindowMeasure]:
+    """:func:`fine_measures_at` one ``margin``."""
+    return fine_measures_at(ref, rc, src, sc, delta, slope, ov_src, parity, (margin,))[0]
+
+
+def fine_measures_at(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate,
+                     delta: float, slope: float, ov_src: tuple[float, float], parity: int,
+                     margins: Sequence[float]) -> list[list[WindowMeasure]]:
     """Window measures over the speech band up to 7 kHz, re-read from the files.
 
     The analysis-rate signals (4 kHz) carry only the band below 2 kHz, where a distant mic's
@@ -116,7 +131,8 @@ def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candi
     Here the windows of ``parity`` slots over the overlap and the reference around where the
     line ``(delta, slope)`` puts them are decoded again at :data:`FINE_RATE`; each span is
     placed on its file's clock against the full-pass signal (so a container's seek precision
-    does not matter) and the windows are located within +-``margin`` of the line.
+    does not matter) and the windows are located within +-``margin`` of the line, for each of
+    ``margins`` (one list each; the audio is read once, for the widest).
     """
     a, b = ov_src
     slot = slot_length(b - a)
@@ -124,16 +140,16 @@ def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candi
     pad = 0.05
     src_spans = [(t - pad, t + slot + pad) for t in starts]
     ref_spans = []
+    widest = max(margins)
     for t in starts:
         p0 = delta + t * (1.0 + slope)
-        ref_spans.append((p0 - margin - pad, p0 + slot * (1.0 + slope) + margin + pad))
+        ref_spans.append((p0 - widest - pad, p0 + slot * (1.0 + slope) + widest + pad))
     got_s = decode_spans(src.path, sc.audio_stream, sc.channel, src_spans)
     got_r = decode_spans(ref.path, rc.audio_stream, rc.channel, ref_spans)
     band = fine_band(ref, rc, src, sc)
     rate = FINE_RATE
     n_w = int(round(slot * rate))
-    m = int(round(margin * rate))
-    out = []
+    out: list[list[WindowMeasure]] = [[] for _ in margins]
     for k, (t, gs, gr) in enumerate(zip(starts, got_s, got_r)):
         if k % 16 == 15:
             release_pages(rc.signal, sc.signal)
@@ -147,13 +163,15 @@ def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candi
         if i0 < 0 or i0 + n_w > len(gs[1]):
             continue
         t_win = ts + i0 / rate
-        j0 = int(np.floor((delta + t_win * (1.0 + slope) - tr) * rate)) - m
-        if j0 < 0 or j0 + n_w + 2 * m > len(gr[1]):
-            continue
-        w = measure_window(gs[1][i0: i0 + n_w], t_win, gr[1][j0: j0 + n_w + 2 * m],
-                           tr + j0 / rate, rate, slope, upsample=2, band_hz=band)
-        if w is not None:
-            out.append(w)
+        for margin, found in zip(margins, out):
+            m = int(round(margin * rate))
+            j0 = int(np.floor((delta + t_win * (1.0 + slope) - tr) * rate)) - m
+            if j0 < 0 or j0 + n_w + 2 * m > len(gr[1]):
+                continue
+            w = measure_window(gs[1][i0: i0 + n_w], t_win, gr[1][j0: j0 + n_w + 2 * m],
+                               tr + j0 / rate, rate, slope, upsample=2, band_hz=band)
+            if w is not None:
+                found.append(w)
     release_pages(rc.signal, sc.signal)
     return out
 
@@ -161,10 +179,12 @@ def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candi
 def refine(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment) -> PairAlignment:
     """Re-estimate an accepted alignment on wide-band windows (:func:`fine_measures`).
 
-    The wide-band line replaces the analysis-rate one when it is clear on its own. Otherwise
-    (far mics whose direct sound is lost) an analysis-rate waveform line the windows
-    contradict gives way to the envelope line, and an envelope line takes its drift from the
-    one line the windows gather on, if any (:func:`polysync.align.adopt_drift`).
+    The wide-band line replaces the analysis-rate one when it is clear on its own; on an
+    :data:`EXCERPT`, so does a line most windows gather on further away
+    (:func:`polysync.align.adopt_dominant`). Otherwise (far mics whose direct sound is lost)
+    an analysis-rate waveform line the windows contradict gives way to the envelope line, and
+    an envelope line takes its drift from the one line the windows gather on, if any
+    (:func:`polysync.align.adopt_drift`).
     """
     res = pa.result
     span = max(res.overlap_in_source[1] - res.overlap_in_source[0], 1.0)
@@ -174,11 +194,15 @@ def refine(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment) -> PairAlign
         return (max(5e-6, 0.003 / span) if r.method == "waveform"
                 else min(MAX_DRIFT, max(2e-5, 0.03 / span)))
 
-    meas = fine_measures(ref, pa.ref_candidate, src, pa.src_candidate, res.delta_seconds,
-                         res.drift_slope, res.overlap_in_source, parity=0)
+    excerpt = span < EXCERPT
+    meas, *found = fine_measures_at(ref, pa.ref_candidate, src, pa.src_candidate,
+                                    res.delta_seconds, res.drift_slope, res.overlap_in_source,
+                                    parity=0, margins=(FINE_MARGIN, FINE_SEARCH)[:1 + excerpt])
     rc, sc = pa.ref_candidate, pa.src_candidate
     ranges = (rc.t0, rc.t0 + rc.duration), (sc.t0, sc.t0 + sc.duration)
     new = adopt_waveform(res, meas, FINE_MARGIN, slope_tol(res), *ranges)
+    if new is None and excerpt:
+        new = adopt_dominant(res, found[0], FINE_SEARCH, slope_tol(res), *ranges)
     if new is None:
         res = unconfirmed(res, meas, FINE_MARGIN, *ranges) or res
         new = adopt_drift(res, meas, FINE_MARGIN, slope_tol(res)) or res
