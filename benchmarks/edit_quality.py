@@ -19,10 +19,11 @@ Figures, against the generator's truth (times on the reference timeline):
   shows an angle framing the speaker; ``close``: the speaker's own close-up only (the wide
   excluded);
 * crosstalk on wide: share of crosstalk time - two or more people's turns at once (an
-  interruption; at least 0.1 s) - on the wide (scenarios with a wide). ``any-overlap``: the same
-  over the generator's ``crosstalk`` intervals, which also count laughter over a turn or
-  laughs together; the issue's rules keep laughter from causing cuts, so a director that
-  holds the speaker through a listener's laugh loses there by design;
+  interruption; at least 0.1 s) - on the wide (scenarios with a wide; only while the wide
+  records, as on-screen counts only while an angle framing the speaker records).
+  ``any-overlap``: the same over the generator's ``crosstalk`` intervals, which also count
+  laughter over a turn or laughs together; the issue's rules keep laughter from causing cuts,
+  so a director that holds the speaker through a listener's laugh loses there by design;
 * short: shots under the minimum (2 s for the director, the min dwell for greedy);
 * bc-cuts: cuts to a person's close-up caused by their backchannel or laughter (they make
   such a sound within 0.5 s of the cut and start no turn within 1.5 s of it); ``reactions``
@@ -120,14 +121,18 @@ def score(dec, truth: dict, angle_files: list[str], min_shot: float) -> dict:
                     seen += ov
                     if not wide[cam]:
                         close += ov
+    wide_cover = _union([cover[k] for k in range(len(cover)) if wide[k]])
+
     def on_wide(intervals) -> tuple[float, float]:
-        """(seconds, seconds on the wide) of ``intervals`` within the program."""
+        """(seconds, seconds on the wide) of ``intervals`` within the program, where a wide
+        records (elsewhere no director could show it)."""
         total = widened = 0.0
         for a, b in intervals:
-            a, b = max(a, p0), min(b, p1)
-            if b > a:
-                total += b - a
-                widened += sum(_overlap(a, b, s, e) for s, e, cam in shots if wide[cam])
+            for c0, c1 in wide_cover:
+                a2, b2 = max(a, p0, c0), min(b, p1, c1)
+                if b2 > a2:
+                    total += b2 - a2
+                    widened += sum(_overlap(a2, b2, s, e) for s, e, cam in shots if wide[cam])
         return total, widened
 
     xt, xw = on_wide(overlapping_turns(truth)) if any(wide) else (0.0, 0.0)
