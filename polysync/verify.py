@@ -17,11 +17,11 @@ from typing import Optional
 import numpy as np
 
 from . import __version__
-from .align import (_AGREE_TOL, _COARSE_TOL, CONFIDENCE_REQUIRED, coarse_hypotheses,
-                    fit_line, significance)
+from .align import (_AGREE_TOL, _COARSE_TOL, _DOMINANT_SHARE, CONFIDENCE_REQUIRED,
+                    coarse_hypotheses, fit_line, significance)
 from .errors import CorruptFileError, VerifyFailed
 from .sidecar import Sidecar, check_fresh, load_sidecar, save_sidecar, sidecar_path
-from .sync import FINE_MARGIN, FileAnalysis, analyse_file, fine_measures
+from .sync import EXCERPT, FINE_MARGIN, FINE_SEARCH, FileAnalysis, analyse_file, fine_measures
 
 PASS_MEDIAN_MS = 1.0
 """Largest |residual| (ms) that passes a waveform check (plus half the spread of talkers)."""
@@ -135,6 +135,25 @@ def check_alignment(ref: FileAnalysis, src: FileAnalysis, sc: Sidecar) -> dict:
     return out
 
 
+def passes(m: dict, overlap_seconds: float) -> bool:
+    """PASS or FAIL for the measures ``m`` of :func:`check_alignment`.
+
+    A confident re-measurement within its tolerance, which the envelopes do not put more than
+    ``ENVELOPE_TOLERANCE_MS`` off. On an excerpt (under :data:`polysync.sync.EXCERPT` of
+    overlap) the envelopes themselves can be 20-40 ms off; there a waveform line at least
+    half of the windows agree on stands against them up to :data:`polysync.sync.FINE_SEARCH`,
+    as it does in sync (:func:`polysync.align.adopt_dominant`).
+    """
+    env = abs(m["envelope_residual_ms"])
+    env_limit = ENVELOPE_TOLERANCE_MS
+    if (overlap_seconds < EXCERPT and m["method"] == "waveform"
+            and m["agreeing"] >= _DOMINANT_SHARE * m["windows"]):
+        env_limit = FINE_SEARCH * 1000.0
+    return bool(m["confidence"] >= CONFIDENCE_REQUIRED
+                and abs(m["median_residual_ms"]) <= m["tolerance_ms"]
+                and not env > env_limit)
+
+
 def verify_files(reference: str | os.PathLike, source: str | os.PathLike,
                  sidecar: str | os.PathLike | None = None,
                  sidecar_dir: str | os.PathLike | None = None, write: bool = True
@@ -158,9 +177,7 @@ def verify_files(reference: str | os.PathLike, source: str | os.PathLike,
     ref_streams = None if sc.reference_audio_stream is None else [sc.reference_audio_stream]
     ref = analyse_file(reference, audio_streams=ref_streams)
     m = check_alignment(ref, src, sc)
-    passed = (m["confidence"] >= CONFIDENCE_REQUIRED
-              and abs(m["median_residual_ms"]) <= m["tolerance_ms"]
-              and not abs(m["envelope_residual_ms"]) > ENVELOPE_TOLERANCE_MS)
+    passed = passes(m, sc.overlap_in_source[1] - sc.overlap_in_source[0])
     report = VerifyReport(source=source, sidecar_path=sc_path, passed=bool(passed),
                           median_residual_ms=m["median_residual_ms"], spread_ms=m["spread_ms"],
                           correlation=m["correlation"], windows=m["windows"],
@@ -172,4 +189,4 @@ def verify_files(reference: str | os.PathLike, source: str | os.PathLike,
     return report
 
 
-__all__ = ["verify_files", "VerifyReport", "VerifyFailed", "check_alignment"]
+__all__ = ["verify_files", "VerifyReport", "VerifyFailed", "check_alignment", "passes"]

@@ -189,6 +189,21 @@ def test_verify_agrees_with_the_truth_in_hard_rooms(scenario, tmp_path, name):
             assert rep.passed == (shift == 0.0), (f["name"], err, shift, rep)
 
 
+@pytest.mark.parametrize("overlap, agreeing, env_ms, expected", [
+    (20.0, 7, 36.0, True),    # an excerpt: most windows on the line outweigh its envelopes
+    (20.0, 4, 36.0, False),   # ... but not a few of them
+    (20.0, 7, 75.0, False),   # ... nor envelopes further off than sync ever searches
+    (300.0, 7, 36.0, False),  # a long overlap's envelopes are trusted to 15 ms
+    (300.0, 7, 12.0, True),
+])
+def test_verify_weighs_the_envelopes_by_the_overlap(overlap, agreeing, env_ms, expected):
+    from polysync.verify import passes
+
+    m = {"confidence": 1.0, "median_residual_ms": 0.2, "tolerance_ms": 1.0, "windows": 9,
+         "agreeing": agreeing, "method": "waveform", "envelope_residual_ms": env_ms}
+    assert passes(m, overlap) is expected
+
+
 @pytest.mark.parametrize("suffix, codec, rate", [("mp3", "libmp3lame", 32000),
                                                  ("webm", "libopus", 48000),
                                                  ("m4a", "aac", 44100), ("wav", "pcm_s16le", 22050)])
