@@ -23,8 +23,8 @@ relative, so the loudest or noisiest mic never wins by level alone:
    loudest (:func:`assign_persons`). Both halves are refitted on the windows each talker
    wins until the assignment settles.
 3. *A second voice* (crosstalk, a backchannel): a person's own mic is louder than the main
-   talker's bleed explains (3 spreads, at least 6 dB), or - when levels are weak - their
-   arrival pattern is strong.
+   talker's bleed explains (2.5 times the robust scatter of that talker's level pattern, at
+   least 3 dB), or - when levels are weak - their arrival pattern is strong.
 
 Smoothing: evidence over 0.3 s; activity gaps under 0.3 s bridged, blips under 0.1 s dropped.
 No voice-activity library is used: the level gate against each mic's floor is what decides
@@ -515,7 +515,9 @@ class TalkerModel:
 
     ``arrival`` (K, M) samples and ``weights`` (K, pairs): the arrival-time model;
     ``scale`` (K,): a talker's typical steered response above the noise; ``level`` (K, M) dB:
-    mean relative level at each mic; ``spread`` (M,) dB: level scatter within a talker.
+    mean relative level at each mic; ``spread`` (M,) dB: level scatter within a talker (RMS);
+    ``typical`` (M,) dB: the same scatter measured robustly (the windows where a second voice
+    joins in are outliers of their talker's pattern, which an RMS would take in).
     """
 
     arrival: np.ndarray
@@ -523,6 +525,7 @@ class TalkerModel:
     scale: np.ndarray
     level: np.ndarray
     spread: np.ndarray
+    typical: np.ndarray
 
 
 ARRIVAL_WEIGHT = 4.0
@@ -557,8 +560,9 @@ def talker_scores(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, model: Talke
 
 
 def _fit_levels(rel: np.ndarray, assign: np.ndarray, k: int, old: Optional[TalkerModel]):
-    """Per talker mean relative level (K, M) and the shared spread (M,), dB. Windows where
-    every mic records are used when there are enough (their centring is comparable)."""
+    """Per talker mean relative level (K, M), and the shared spread (M,) as an RMS and as a
+    normal-equivalent median absolute deviation, dB. Windows where every mic records are used
+    when there are enough (their centring is comparable)."""
     level = np.zeros((k, rel.shape[1])) if old is None else old.level.copy()
     full = np.isfinite(rel).all(axis=1)
     resid = []
@@ -572,9 +576,14 @@ def _fit_levels(rel: np.ndarray, assign: np.ndarray, k: int, old: Optional[Talke
     if resid:
         r = np.concatenate(resid)
         spread = np.nan_to_num(np.sqrt(nan_mean(r * r, axis=0)), nan=3.0)
+        typical = np.full(rel.shape[1], 3.0)
+        for m in range(rel.shape[1]):
+            col = r[np.isfinite(r[:, m]), m]
+            if col.size:
+                typical[m] = 1.4826 * float(np.median(np.abs(col - np.median(col))))
     else:
-        spread = np.full(rel.shape[1], 3.0)
-    return level, np.maximum(spread, 1.0)
+        spread = typical = np.full(rel.shape[1], 3.0)
+    return level, np.maximum(spread, 1.0), np.maximum(typical, 1.0)
 
 
 def _stand_in_levels(level: np.ndarray, assign: np.ndarray, person_mics: Sequence[int]) -> None:
@@ -678,15 +687,15 @@ def learn_talkers(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, person_mics:
         assign = np.full(len(rel), -1)
         for c in range(k):  # a person who rarely speaks is seeded more loosely
             assign[groups[c] if groups[c].sum() >= 10 else loose[c]] = c
-        level, spread = _fit_levels(rel, assign, k, None)
+        level, spread, typical = _fit_levels(rel, assign, k, None)
         _stand_in_levels(level, assign, person_mics)
         arrival, weights = _fit_arrivals(cc, okp, assign, k, m, np.zeros((k, m), dtype=np.int64),
                                          np.zeros((k, cc.shape[1])))
     else:  # levels do not tell the persons apart (a live room): start from arrival times
         arrival, weights = find_talkers(cc, okp, k, m)
         assign = steered_response(_dilate(cc), okp, pair_lags(arrival), weights).argmax(axis=1)
-        level, spread = _fit_levels(rel, assign, k, None)
-    model = TalkerModel(arrival, weights, np.ones(k), level, spread)
+        level, spread, typical = _fit_levels(rel, assign, k, None)
+    model = TalkerModel(arrival, weights, np.ones(k), level, spread, typical)
     model.scale = _fit_scale(cc, okp, assign, model)
     for _ in range(iterations):
         score, _ = talker_scores(rel, cc, okp, model)
@@ -695,7 +704,7 @@ def learn_talkers(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, person_mics:
             break
         assign = new
         if not seeded:  # seeded level means stay: the persons' own mics define them
-            model.level, model.spread = _fit_levels(rel, assign, k, model)
+            model.level, model.spread, model.typical = _fit_levels(rel, assign, k, model)
         model.arrival, model.weights = _fit_arrivals(cc, okp, assign, k, m, model.arrival,
                                                      model.weights)
         model.scale = _fit_scale(cc, okp, assign, model)
@@ -743,7 +752,7 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
         mic = person_mics[p]
         # louder at their own mic than the main talker's bleed explains, or heard arriving
         resid = rel[:, mic] - model.level[best, mic]
-        extra = resid >= max(2.5 * model.spread[mic], 3.0)
+        extra = resid >= max(2.5 * model.typical[mic], 3.0)
         if not seeded:  # levels are weak: a strong arrival pattern says it too
             extra |= arr[:, c] >= prm.secondary
         extra &= best != c

@@ -222,3 +222,20 @@ def test_persons_are_found_whatever_offset_sync_left_on_each_recording(k):
         assert list(moved) == list(plain)
         right += [int(order[g]) for g in plain] == list(range(k))
     assert right >= 0.99 * 300
+
+
+def test_a_second_voice_is_measured_against_the_robust_scatter_of_the_main_talker():
+    """Windows where a listener joins in lift their own mic: as outliers of the main talker's
+    level pattern they inflate an RMS scatter, which would hide the next one. The robust
+    scatter the second-voice rule uses stays at the talker's own."""
+    from polysync.activity import _fit_levels
+
+    rng = np.random.default_rng(0)
+    rel = np.array([6.0, -3.0, -3.0]) + rng.normal(0.0, 1.0, (500, 3))
+    joins = rng.random(500) < 0.2
+    rel[joins, 1] += 8.0  # the person of mic 1 speaks over the talker in a fifth of the windows
+    level, spread, typical = _fit_levels(rel, np.zeros(500, dtype=int), 1, None)
+    assert 0.8 < typical[1] < 1.6  # the talker's own scatter is 1 dB
+    assert spread[1] > 2.5
+    excess = 5.0  # a second voice 5 dB over the bleed
+    assert excess >= 2.5 * typical[1] and excess < 2.5 * spread[1]
