@@ -671,31 +671,18 @@ def adopt_waveform(res: SyncResult, meas: list[WindowMeasure], margin: float, sl
     """
     if len(meas) < 3:
         return None
-    x = np.array([m.t_src for m in meas])
-    u = np.array([m.t_ref - m.t_src for m in meas]) - (res.delta_seconds + res.drift_slope * x)
-    w = np.array([min(m.strength, 30.0) for m in meas]) + 1.0
-    half = _TALKER_BAND / 2
-    centres = np.arange(-margin + half, margin - half + 1e-9, 0.0005)
+    x, u, strength = _window_offsets(res, meas)
     x_mid = float(np.median(x))
     env_d, env_s = res.envelope_line
     env_off = (env_d + env_s * x_mid) - (res.delta_seconds + res.drift_slope * x_mid)
     # each window is weighed by how well its own offset fits the envelope line (not the band's
     # centre, which would let a band reach for a far cluster with its near edge)
-    w = w * np.exp(-0.5 * ((u - env_off) / _ENVELOPE_SIGMA) ** 2)
-    support = np.array([w[np.abs(u - c) <= half].sum() for c in centres])
-    best = int(np.argmax(support))
-    far = np.abs(centres - centres[best]) > 2 * half
-    if far.any() and support[far].max() >= 0.8 * support[best]:
+    w = strength * np.exp(-0.5 * ((u - env_off) / _ENVELOPE_SIGMA) ** 2)
+    c0 = _clear_band(u, w, margin, rival=0.8)
+    if c0 is None:
         return None
-    c0 = float(centres[best])
-    fit = fit_line(meas, prior=(res.delta_seconds + c0, res.drift_slope), band=(half, slope_tol))
-    if fit is None:
-        return None
-    k = int(fit.inliers.sum())
-    p = 1.0 - significance(len(meas), k, p0=_AGREE_TOL / margin, n_lines=fit.n_lines_tried)
-    if k < 3 or p > _WAVEFORM_P or k < _ADOPT_SHARE * len(meas):
-        return None
-    return _wide_band_result(res, meas, fit, p, ref_range, src_range)
+    return _line_in_band(res, meas, c0, margin, slope_tol, max(3, _ADOPT_SHARE * len(meas)),
+                         ref_range, src_range)
 
 
 _DOMINANT_SHARE = 0.5
@@ -716,28 +703,55 @@ def adopt_dominant(res: SyncResult, meas: list[WindowMeasure], search: float, sl
     agree on the sound's own line. Unweighed by the envelope, that line must stand out alone:
     a reflection lines up windows too, but then the direct sound's band holds some as well.
     """
-    n = len(meas)
-    if n < 3:
+    if len(meas) < 3:
         return None
-    u = np.array([m.t_ref - m.t_src - (res.delta_seconds + res.drift_slope * m.t_src)
-                  for m in meas])
-    w = np.array([min(m.strength, 30.0) for m in meas]) + 1.0
+    _, u, strength = _window_offsets(res, meas)
+    least = max(3, _DOMINANT_SHARE * len(meas))
+    c0 = _clear_band(u, strength, search, rival=0.5, least=least)
+    if c0 is None:
+        return None
+    return _line_in_band(res, meas, c0, search, slope_tol, least, ref_range, src_range)
+
+
+def _window_offsets(res: SyncResult, meas: list[WindowMeasure]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each window's source time, its offset from the line of ``res`` (s) and its vote (the
+    strength of its peak, capped)."""
+    x = np.array([m.t_src for m in meas])
+    u = np.array([m.t_ref - m.t_src for m in meas]) - (res.delta_seconds + res.drift_slope * x)
+    return x, u, np.array([min(m.strength, 30.0) for m in meas]) + 1.0
+
+
+def _clear_band(u: np.ndarray, w: np.ndarray, margin: float, rival: float, least: float = 0
+                ) -> Optional[float]:
+    """Centre (offset from the line, s) of the talker band (``_TALKER_BAND`` wide) within
+    +-``margin`` where the votes ``w`` of the windows at offsets ``u`` gather most; None when
+    a band away from it holds ``rival`` of that support, or the band holds fewer than
+    ``least`` windows."""
     half = _TALKER_BAND / 2
-    centres = np.arange(-search + half, search - half + 1e-9, 0.0005)
-    inside = np.abs(u[None, :] - centres[:, None]) <= half
-    support = inside @ w
-    top = int(np.argmax(support))
-    far = np.abs(centres - centres[top]) > 2 * half
-    if inside[top].sum() < max(3, _DOMINANT_SHARE * n) or (
-            far.any() and support[far].max() >= 0.5 * support[top]):
+    centres = np.arange(-margin + half, margin - half + 1e-9, 0.0005)
+    support = np.array([w[np.abs(u - c) <= half].sum() for c in centres])
+    best = int(np.argmax(support))
+    far = np.abs(centres - centres[best]) > 2 * half
+    if far.any() and support[far].max() >= rival * support[best]:
         return None
-    fit = fit_line(meas, prior=(res.delta_seconds + float(centres[top]), res.drift_slope),
-                   band=(half, slope_tol))
+    if np.count_nonzero(np.abs(u - centres[best]) <= half) < least:
+        return None
+    return float(centres[best])
+
+
+def _line_in_band(res: SyncResult, meas: list[WindowMeasure], c0: float, margin: float,
+                  slope_tol: float, least: float, ref_range: tuple[float, float],
+                  src_range: tuple[float, float]) -> Optional[SyncResult]:
+    """``res`` on the line the windows fit in the talker band ``c0`` off its own, when at least
+    ``least`` windows agree and that is unlikely by chance (windows searched +-``margin``)."""
+    fit = fit_line(meas, prior=(res.delta_seconds + c0, res.drift_slope),
+                   band=(_TALKER_BAND / 2, slope_tol))
     if fit is None:
         return None
     k = int(fit.inliers.sum())
-    p = 1.0 - significance(n, k, p0=_AGREE_TOL / search, n_lines=fit.n_lines_tried)
-    if k < max(3, _DOMINANT_SHARE * n) or p > _WAVEFORM_P:
+    p = 1.0 - significance(len(meas), k, p0=_AGREE_TOL / margin, n_lines=fit.n_lines_tried)
+    if k < least or p > _WAVEFORM_P:
         return None
     return _wide_band_result(res, meas, fit, p, ref_range, src_range)
 
