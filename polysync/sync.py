@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import multiprocessing as mp
 import os
 import tempfile
 import threading
@@ -24,6 +23,7 @@ from .fsutil import check_writable_dir
 from .media import FINE_RATE, MediaInfo, decode_audio, decode_spans
 from .sidecar import (Sidecar, load_sidecar, media_info_dict, save_sidecar, sidecar_path,
                       withdraw_sidecar)
+from .workers import pool_context
 
 ProgressFn = Callable[[str, float], None]
 
@@ -370,7 +370,7 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
             cb = (lambda f, p=str(paths[i]): progress(p, f)) if progress else None
             yield i, attach(_decode(Path(paths[i]), folder, cb))
         return
-    ctx = mp.get_context()
+    ctx = pool_context()
     queue = ctx.SimpleQueue()
 
     def relay() -> None:

@@ -1,6 +1,7 @@
 """`polysync sync` and `verify` end to end on generated shoots, against the generator's truth."""
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -148,6 +149,24 @@ def test_json_output_and_parallel_equals_serial(scenario, tmp_path):
         outs.append(json.loads(res.output))
     assert [s["delta_seconds"] for s in outs[0]["sources"]] == \
         [s["delta_seconds"] for s in outs[1]["sources"]]
+
+
+def test_decode_workers_are_not_forks_of_the_caller(scenario, tmp_path):
+    """A fork copies the locks the caller's other threads hold and can hang the worker
+    (polysync.workers): the decode workers start from a clean server, so no process forked
+    from this (threaded) test process runs them."""
+    folder, truth = scenario("basic")
+    forked, watching = tmp_path / "forked", [True]
+    forked.mkdir()
+    os.register_at_fork(after_in_child=lambda: watching[0] and (forked / str(os.getpid())).touch())
+    try:
+        report = sync_files(folder / truth["reference"],
+                            [folder / f["name"] for f in related_sources(truth)],
+                            sidecar_dir=tmp_path, jobs=2)
+    finally:
+        watching[0] = False  # the hook stays registered for the session: make it inert
+    assert report.ok and len(list(tmp_path.glob("*.sync.json"))) == len(truth["files"])
+    assert list(forked.iterdir()) == []
 
 
 def test_reference_sidecar_does_not_overwrite_a_source_sidecar(scenario_copy):
