@@ -76,7 +76,34 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(fmt.format(*r).rstrip() for r in [header, *rows])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands; those in their own modules are imported only when they run (or ``--help``
+    lists them), so a command does not wait for every other one's imports. A command that
+    decodes starts the decode workers' server first, beside those imports
+    (:mod:`polysync.workers`)."""
+
+    ELSEWHERE = {"export": ("export", "export"), "edit": ("edit", "edit"),
+                 "demo": ("demo", "demo"), "report": ("report", "report"),
+                 "render-cuts": ("render", "render_cuts"), "render-pip": ("render", "render_pip")}
+    DECODING = {"sync", "edit", "demo", "report"}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.ELSEWHERE})
+
+    def get_command(self, ctx, name):
+        if name in self.DECODING:
+            from .workers import warm
+
+            warm()
+        if name in self.ELSEWHERE:
+            import importlib
+
+            module, attr = self.ELSEWHERE[name]
+            return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="polysync")
 def main():
     """polysync: align multicam recordings by their sound, cut them, hand them to your editor.
@@ -272,9 +299,3 @@ def run():  # pragma: no cover - console entry for python -m
 
 __all__ = ["main", "fail_cleanly", "table", "Progress", "EXIT_USAGE"]
 
-
-# Commands that live in their own modules register here, one line each.
-from .export import export as _export; main.add_command(_export)  # noqa: E402
-from .edit import edit as _edit; main.add_command(_edit)  # noqa: E402
-from .demo import demo as _demo; from .report import report as _report; main.add_command(_demo); main.add_command(_report)  # noqa: E402
-from .render import render_cuts as _rc, render_pip as _rp; main.add_command(_rc); main.add_command(_rp)  # noqa: E402
