@@ -78,23 +78,21 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 class _Commands(click.Group):
     """The commands; those in their own modules are imported only when they run (or ``--help``
-    lists them), so a command does not wait for every other one's imports. A command that
-    decodes starts the decode workers' server first, beside those imports
-    (:mod:`polysync.workers`)."""
+    lists them), so a command does not wait for every other one's imports. numpy is not
+    imported before a command is chosen: BLAS is kept to one thread first, so that the decode
+    workers can be forks of this process (:mod:`polysync.workers`)."""
 
     ELSEWHERE = {"export": ("export", "export"), "edit": ("edit", "edit"),
                  "demo": ("demo", "demo"), "report": ("report", "report"),
                  "render-cuts": ("render", "render_cuts"), "render-pip": ("render", "render_pip")}
-    DECODING = {"sync", "edit", "demo", "report"}
 
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *self.ELSEWHERE})
 
     def get_command(self, ctx, name):
-        if name in self.DECODING:
-            from .workers import warm
+        from .workers import single_threaded_blas
 
-            warm()
+        single_threaded_blas()
         if name in self.ELSEWHERE:
             import importlib
 

@@ -379,18 +379,19 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
                 progress(*item)
 
     thread = threading.Thread(target=relay, daemon=True)
-    thread.start()
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_decoder,
                                  initargs=(queue, folder)) as pool:
             futures = {pool.submit(_decode, Path(paths[i])): i for i in order}
+            thread.start()  # after the first submit, which forks every worker (polysync.workers)
             for n, fut in enumerate(as_completed(futures), 1):
                 if n == len(futures):  # the workers' memory goes before the caller works on
                     pool.shutdown(wait=True)
                 yield futures[fut], attach(fut.result())
     finally:
-        queue.put(None)
-        thread.join(timeout=5)
+        if thread.ident is not None:
+            queue.put(None)
+            thread.join(timeout=5)
 
 
 def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,

@@ -1,43 +1,57 @@
-"""Where polysync's decode workers start.
+"""How polysync's decode workers start.
 
-Files decode in worker processes (:func:`polysync.sync.decode_stream`). They start as forks of
-a clean, single-threaded server process (multiprocessing's ``forkserver``), or as fresh
-interpreters where there is none (``spawn``, on Windows): never as forks of the caller.
+Files decode in worker processes (:func:`polysync.sync.decode_stream`). A fork of the caller is
+the cheapest start (the workers share its imported libraries, so a 60-minute edit peaks near
+270 MB instead of about 350), but a fork copies the caller's memory with the locks its other
+threads hold at that instant (a progress thread; the thread pools of BLAS, of scipy's FFT and
+of ffmpeg's filter graphs; a host application's threads) and none of the threads that would
+release them: a worker that touches one waits forever. polysync's CI once hung for an hour in
+a test that decoded this way, with such threads about. (CPython fixed the same hazard inside
+``ProcessPoolExecutor`` in gh-90622, and starts with ``forkserver`` by default from 3.14.)
 
-A fork copies the caller's memory with the locks that its other threads hold at that instant
-(our progress relay; the thread pools of BLAS, of scipy's FFT and of ffmpeg's filter graphs; a
-host application's threads), and none of the threads that would release them: a worker that
-touches one waits forever. polysync's CI once hung for an hour in a test that decodes this way.
-CPython warns of forking a threaded process from 3.12, and starts with ``forkserver`` by
-default from 3.14.
-
-The server imports the decoding code once (scipy.signal makes that about 0.8 s) and forks each
-worker ready to decode; :func:`warm` starts it early, so that import runs beside the caller's.
-A script that calls polysync needs the usual ``if __name__ == "__main__":`` guard, as with any
-multiprocessing start method but fork.
+So the workers are forks of the caller only while the caller runs no other thread, which
+Linux shows in ``/proc/self/task``; the command line keeps BLAS to the calling thread
+(:func:`single_threaded_blas`) so that it qualifies. Otherwise they fork from a clean,
+single-threaded server process (``forkserver``, which imports the decoding code once), or
+start as fresh interpreters where there is none (``spawn``, on Windows). With those two, a
+script that calls polysync needs the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from multiprocessing.context import BaseContext
 
 PRELOAD = ["polysync.sync"]
-"""What the server imports before it forks workers."""
+"""What the forkserver imports before it forks workers."""
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def only_thread() -> bool:
+    """True when this process runs no thread but the calling one (False where it cannot tell)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def pool_context() -> BaseContext:
-    """The multiprocessing context the decode workers start from."""
-    if "forkserver" not in mp.get_all_start_methods():
+    """The multiprocessing context to start decode workers from, now."""
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and only_thread():
+        return mp.get_context("fork")
+    if "forkserver" not in methods:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
 
 
-def warm() -> None:
-    """Start the worker server now (it is started at the first decode otherwise)."""
-    if pool_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
+def single_threaded_blas() -> None:
+    """Keep BLAS (numpy's and scipy's OpenBLAS start a thread pool when they load) to the
+    calling thread, unless the user chose otherwise; call before numpy is imported. polysync's
+    matrix products are small: measured on the 60-minute edit, no slower."""
+    for var in BLAS_THREADS:
+        os.environ.setdefault(var, "1")

@@ -2,6 +2,9 @@
 
 import json
 import os
+import subprocess
+import sys
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -151,22 +154,35 @@ def test_json_output_and_parallel_equals_serial(scenario, tmp_path):
         [s["delta_seconds"] for s in outs[1]["sources"]]
 
 
-def test_decode_workers_are_not_forks_of_the_caller(scenario, tmp_path):
+def test_a_threaded_callers_decode_workers_are_not_forks_of_it(scenario, tmp_path):
     """A fork copies the locks the caller's other threads hold and can hang the worker
-    (polysync.workers): the decode workers start from a clean server, so no process forked
-    from this (threaded) test process runs them."""
+    (polysync.workers): while another thread runs, no process forked from the caller decodes."""
     folder, truth = scenario("basic")
-    forked, watching = tmp_path / "forked", [True]
+    forked, watching, stop = tmp_path / "forked", [True], threading.Event()
     forked.mkdir()
     os.register_at_fork(after_in_child=lambda: watching[0] and (forked / str(os.getpid())).touch())
+    other = threading.Thread(target=stop.wait)
+    other.start()
     try:
         report = sync_files(folder / truth["reference"],
                             [folder / f["name"] for f in related_sources(truth)],
                             sidecar_dir=tmp_path, jobs=2)
     finally:
         watching[0] = False  # the hook stays registered for the session: make it inert
+        stop.set()
+        other.join()
     assert report.ok and len(list(tmp_path.glob("*.sync.json"))) == len(truth["files"])
     assert list(forked.iterdir()) == []
+
+
+def test_workers_are_forks_only_of_a_caller_without_other_threads():
+    """The cheap start (a fork, sharing the caller's libraries) only where it is safe."""
+    ask = "from polysync.workers import pool_context; print(pool_context().get_start_method())"
+    thread = ("import threading; threading.Thread(target=threading.Event().wait, "
+              "daemon=True).start(); ")
+    methods = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.strip() for code in (ask, thread + ask)]
+    assert methods == ["fork", "forkserver"]
 
 
 def test_reference_sidecar_does_not_overwrite_a_source_sidecar(scenario_copy):
