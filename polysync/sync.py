@@ -365,12 +365,12 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
                 pass
         return an
 
-    if workers == 1:
+    ctx = pool_context() if workers > 1 else None
+    if ctx is None:
         for i in order:
             cb = (lambda f, p=str(paths[i]): progress(p, f)) if progress else None
             yield i, attach(_decode(Path(paths[i]), folder, cb))
         return
-    ctx = pool_context()
     queue = ctx.SimpleQueue()
 
     def relay() -> None:

@@ -14,14 +14,17 @@ Linux shows in ``/proc/self/task``; the command line keeps BLAS to the calling t
 (:func:`single_threaded_blas`) so that it qualifies. Otherwise they fork from a clean,
 single-threaded server process (``forkserver``, which imports the decoding code once), or
 start as fresh interpreters where there is none (``spawn``, on Windows). With those two, a
-script that calls polysync needs the usual ``if __name__ == "__main__":`` guard.
+script that calls polysync needs the usual ``if __name__ == "__main__":`` guard; a script read
+from standard input, which they cannot import, decodes its files one after another instead.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from multiprocessing.context import BaseContext
+from typing import Optional
 
 PRELOAD = ["polysync.sync"]
 """What the forkserver imports before it forks workers."""
@@ -37,11 +40,25 @@ def only_thread() -> bool:
         return False
 
 
-def pool_context() -> BaseContext:
-    """The multiprocessing context to start decode workers from, now."""
+def main_importable() -> bool:
+    """Whether a fresh process can import this program's ``__main__`` as multiprocessing's
+    ``forkserver`` and ``spawn`` do (not a script read from standard input, ``python -``)."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return True
+    path = getattr(main, "__file__", None)
+    return path is None or os.path.isfile(path)
+
+
+def pool_context() -> Optional[BaseContext]:
+    """The multiprocessing context to start decode workers from, now; None when there is no
+    safe one (a threaded caller whose main script a new process cannot import): the files
+    then decode one after another in this process."""
     methods = mp.get_all_start_methods()
     if "fork" in methods and only_thread():
         return mp.get_context("fork")
+    if not main_importable():
+        return None
     if "forkserver" not in methods:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")

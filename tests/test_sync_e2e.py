@@ -185,6 +185,23 @@ def test_workers_are_forks_only_of_a_caller_without_other_threads():
     assert methods == ["fork", "forkserver"]
 
 
+def test_a_threaded_script_read_from_stdin_still_syncs(scenario, tmp_path):
+    """forkserver and spawn cannot import a script read from standard input: such a caller's
+    files decode in its own process instead of failing."""
+    folder, truth = scenario("basic")
+    sources = [str(folder / f["name"]) for f in related_sources(truth)]
+    script = ("import sys, threading\n"
+              "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+              "from polysync.sync import sync_files\n"
+              f"rep = sync_files({str(folder / truth['reference'])!r}, {sources!r}, "
+              f"sidecar_dir={str(tmp_path)!r}, jobs=2)\n"
+              "sys.exit(0 if rep.ok else 1)\n")
+    res = subprocess.run([sys.executable, "-"], input=script, text=True, capture_output=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert len(list(tmp_path.glob("*.sync.json"))) == len(truth["files"])
+
+
 def test_reference_sidecar_does_not_overwrite_a_source_sidecar(scenario_copy):
     folder, truth = scenario_copy("basic")
     ref = truth["reference"]
