@@ -236,3 +236,26 @@ def test_a_source_placed_through_a_neighbour_lands_where_the_two_lines_put_it():
     assert got.via == "a.mp4"
     assert got.overlap_in_source == pytest.approx((0.0, 300.0))
     assert got.overlap_in_reference[0] == pytest.approx(got.delta_seconds)
+
+
+# Window offsets (ms, clock truth taken out) measured on a mu-law copy of a camera 60 s long,
+# every 2 s from t = 6.2 s, and their peak strengths: the direct sounds of two talkers
+# (1.9, 3.6 ms) and reflections (10.5, 14.7, 26.9 ms) each gather a few windows.
+_CLUSTERED_MS = [3.64, 26.84, -20.98, 13.19, 25.29, 13.19, 1.90, 14.66, 1.88, 14.71, 14.66,
+                 25.37, 6.44, 10.52, -2.57, 10.42, 1.87, 9.02, 1.85, 14.67, 26.86, 12.58,
+                 26.85, -4.58, 26.82, 3.64, 3.63, -1.09, 1.89]
+_CLUSTERED_STRENGTH = [6.7, 3.0, 3.4, 3.4, 3.6, 3.1, 3.1, 3.7, 3.7, 3.4, 3.1, 2.9, 3.2, 2.8, 3.0,
+                       3.3, 4.8, 3.2, 3.4, 3.5, 3.4, 2.8, 3.2, 3.0, 3.9, 6.2, 4.6, 3.6, 3.4]
+
+
+@pytest.mark.parametrize("slope", [39.8e-6, -250e-6])
+def test_fit_line_takes_the_slope_the_clusters_share(slope):
+    """A line through windows of different clusters can thread several of them at a fake
+    slope (-311 ppm here, 20 ms off at the ends of a minute) and outnumber each cluster; the
+    clock drift is the slope under which the clusters are tight."""
+    meas = [WindowMeasure(t_src=6.2 + 2 * i, t_ref=6.2 + 2 * i + 1.5 + slope * (6.2 + 2 * i)
+                          + off / 1000, strength=s, ncc=0.5, polarity=1)
+            for i, (off, s) in enumerate(zip(_CLUSTERED_MS, _CLUSTERED_STRENGTH))]
+    for prior, band in ((None, None), ((1.5 + 0.004, 0.0), (0.006, 1e-3))):
+        fit = fit_line(meas, prior=prior, band=band)
+        assert fit.slope == pytest.approx(slope, abs=5e-6)
