@@ -542,8 +542,9 @@ def _shared_slope(lines: list[tuple[float, float]], x: np.ndarray, y: np.ndarray
         return lines
 
     def tightness(s: float) -> float:
-        order = np.argsort(y - s * x)
-        run = np.concatenate([[0], np.cumsum(np.diff((y - s * x)[order]) > _CLUSTER_TOL)])
+        v = y - s * x
+        order = np.argsort(v)
+        run = np.concatenate([[0], np.cumsum(np.diff(v[order]) > _CLUSTER_TOL)])
         size = np.bincount(run)[run]  # windows in each one's run of close neighbours
         return float(wgt[order][size >= 3].sum())
 

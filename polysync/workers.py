@@ -1,13 +1,14 @@
 """How polysync's decode workers start.
 
 Files decode in worker processes (:func:`polysync.sync.decode_stream`). A fork of the caller is
-the cheapest start (the workers share its imported libraries, so a 60-minute edit peaks near
-270 MB instead of about 350), but a fork copies the caller's memory with the locks its other
-threads hold at that instant (a progress thread; the thread pools of BLAS, of scipy's FFT and
-of ffmpeg's filter graphs; a host application's threads) and none of the threads that would
-release them: a worker that touches one waits forever. polysync's CI once hung for an hour in
-a test that decoded this way, with such threads about. (CPython fixed the same hazard inside
-``ProcessPoolExecutor`` in gh-90622, and starts with ``forkserver`` by default from 3.14.)
+the cheapest start (the workers share its imported libraries: a 60-minute edit peaks near
+260 MB, against about 350 with a forkserver), but a fork copies the caller's memory with the
+locks its other threads hold at that instant (a progress thread; the thread pools of BLAS, of
+scipy's FFT and of ffmpeg's filter graphs; a host application's threads) and none of the
+threads that would release them: a worker that touches one waits forever. polysync's CI once
+hung for an hour in a test that decoded this way (not reproduced since). CPython fixed the
+same hazard inside ``ProcessPoolExecutor`` (gh-90622) and starts with ``forkserver`` by
+default from 3.14.
 
 So the workers are forks of the caller only while the caller runs no other thread, which
 Linux shows in ``/proc/self/task``; the command line keeps BLAS to the calling thread
