@@ -536,22 +536,27 @@ def _shared_slope(lines: list[tuple[float, float]], x: np.ndarray, y: np.ndarray
     are tight: the slope kept is the one under which the most window weight sits in runs of
     three or more windows each within ``_CLUSTER_TOL`` of the next (two windows always
     coincide under the slope of the line through them), and the lines within ``tol`` of it
-    over the windows' span."""
+    over the windows' span. (:func:`_across_talkers` then refines the slope with the talker
+    clusters near the chosen line; it cannot undo a consensus taken at a fake slope.)"""
     slopes = np.unique(np.array([s for _, s in lines]))
     if len(slopes) < 2 or len(x) < _CLUSTER_EVIDENCE:
         return lines
 
     def tightness(s: float) -> float:
-        v = y - s * x
-        order = np.argsort(v)
-        run = np.concatenate([[0], np.cumsum(np.diff(v[order]) > _CLUSTER_TOL)])
-        size = np.bincount(run)[run]  # windows in each one's run of close neighbours
-        return float(wgt[order][size >= 3].sum())
+        return float(sum(wgt[g].sum() for g in _intercept_groups(y - s * x, _CLUSTER_TOL)
+                         if len(g) >= 3))
 
     score = np.array([tightness(s) for s in slopes])
     best = slopes[int(np.argmax(score))]
     reach = tol / max(float(np.ptp(x)), 1e-9)
     return [ln for ln in lines if abs(ln[1] - best) <= reach]
+
+
+def _intercept_groups(c: np.ndarray, gap: float) -> list[np.ndarray]:
+    """Indices of the windows whose intercepts ``c`` form runs, each within ``gap`` of the
+    next (in intercept order)."""
+    order = np.argsort(c)
+    return np.split(order, np.flatnonzero(np.diff(c[order]) > gap) + 1)
 
 
 def _across_talkers(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, d0: float, s: float,
@@ -583,10 +588,7 @@ def _across_talkers(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, d0: float, s:
 
     def solve(slope: float):
         for _ in range(6):
-            c = yb - slope * xb
-            order = np.argsort(c)
-            splits = np.flatnonzero(np.diff(c[order]) > gap) + 1
-            groups = [g for g in np.split(order, splits) if len(g) >= min_size]
+            groups = [g for g in _intercept_groups(yb - slope * xb, gap) if len(g) >= min_size]
             if not groups:
                 return None
             idx = np.concatenate(groups)
