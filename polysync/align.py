@@ -408,13 +408,16 @@ def measure_windows(ref: np.ndarray, ref_t0: float, src: np.ndarray, src_t0: flo
 
 def measure_window(src_win: np.ndarray, t_src: float, ref_seg: np.ndarray, t_ref: float,
                    rate: int, slope: float, upsample: int = 4,
-                   band_hz: tuple[float, float] = _BAND) -> Optional[WindowMeasure]:
+                   band_hz: tuple[float, float] = _BAND, beta: float = 0.75
+                   ) -> Optional[WindowMeasure]:
     """Where ``src_win`` (first sample at source time ``t_src``) best sits in ``ref_seg`` (first
-    sample at reference time ``t_ref``); None when either is silent in the band."""
+    sample at reference time ``t_ref``); None when either is silent in the band. ``beta``: the
+    PHAT exponent of :func:`_gcc`."""
     n_w = len(src_win)
     sw = np.asarray(src_win, dtype=np.float64)
     rs = np.asarray(ref_seg, dtype=np.float64)
-    cc, pc, e_s, e_r = _gcc(sw - sw.mean(), rs - rs.mean(), rate, upsample, band_hz=band_hz)
+    cc, pc, e_s, e_r = _gcc(sw - sw.mean(), rs - rs.mean(), rate, upsample, beta=beta,
+                             band_hz=band_hz)
     if e_s <= 1e-12 or e_r <= 1e-12:  # below -120 dBFS in the band: silence
         return None
     mag = np.abs(cc)

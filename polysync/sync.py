@@ -101,6 +101,12 @@ reflection's; a 20 s excerpt's can be 20-40 ms off (``benchmarks/hard_cases.py``
 FINE_WINDOWS = 64
 """Most windows re-read at :data:`FINE_RATE` per pair."""
 FINE_BAND = (120.0, 7000.0)
+FINE_BETA = 1.0
+"""PHAT exponent of the wide-band windows: every frequency weighs the same. Speech carries
+most of its energy below 1 kHz, where a distant mic hears mostly the room (low frequencies
+reverberate longest); with the exponent below 1 that band's stronger bins outvote the upper
+band, where the direct sound still stands out, and a far mic's windows line up on a
+reverberant peak 20-40 ms away (``benchmarks/hard_cases.py``)."""
 
 
 def fine_band(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate
@@ -124,7 +130,8 @@ def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candi
 def fine_measures_at(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate,
                      delta: float, slope: float, ov_src: tuple[float, float], parity: int,
                      margins: Sequence[float]) -> list[list[WindowMeasure]]:
-    """Window measures over the speech band up to 7 kHz, re-read from the files.
+    """Window measures over the speech band up to 7 kHz (full phase transform,
+    :data:`FINE_BETA`), re-read from the files.
 
     The analysis-rate signals (4 kHz) carry only the band below 2 kHz, where a distant mic's
     reflections and a voice's pitch echoes look as much like the sound as its direct path.
@@ -169,7 +176,8 @@ def fine_measures_at(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Ca
             if j0 < 0 or j0 + n_w + 2 * m > len(gr[1]):
                 continue
             w = measure_window(gs[1][i0: i0 + n_w], t_win, gr[1][j0: j0 + n_w + 2 * m],
-                               tr + j0 / rate, rate, slope, upsample=2, band_hz=band)
+                               tr + j0 / rate, rate, slope, upsample=2, band_hz=band,
+                               beta=FINE_BETA)
             if w is not None:
                 found.append(w)
     release_pages(rc.signal, sc.signal)
