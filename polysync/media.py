@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import BinaryIO, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -198,10 +198,15 @@ ProgressFn = Callable[[float], None]
 
 def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
                  progress: Optional[ProgressFn] = None,
-                 audio_streams: Optional[Sequence[int]] = None) -> DecodedAudio:
+                 audio_streams: Optional[Sequence[int]] = None,
+                 channel: Optional[str] = None, sink: Optional[BinaryIO] = None
+                 ) -> DecodedAudio:
     """Decode every audio stream of ``path`` in one streaming pass, resampled to ``rate``.
 
-    ``audio_streams`` limits decoding to those audio-stream ordinals. ``progress`` is called
+    ``audio_streams`` limits decoding to those audio-stream ordinals; ``channel`` keeps only
+    that mono candidate of each (as in :func:`mono_of`), block by block; ``sink`` (with a
+    ``channel`` and one stream) takes the samples as raw float16 instead (the track then
+    comes back without samples, see :func:`decode_channel`). ``progress`` is called
     with the fraction done (0..1) now and then. Timestamp gaps are filled with silence so
     sample positions stay true to the file's clock.
 
@@ -224,7 +229,8 @@ def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
             if s not in av_streams:  # the demuxer then skips video packets instead of reading them
                 s.discard = type(s.discard).all
         start = (container.start_time or 0) / av.time_base
-        accs = {s.index: _TrackBuilder(s, rate, start, info.duration) for s in av_streams}
+        accs = {s.index: _TrackBuilder(s, rate, start, info.duration, channel, sink)
+                for s in av_streams}
         last_report = -1.0
         count = 0
         try:
@@ -256,6 +262,16 @@ def decode_audio(path: str | os.PathLike, rate: int = ANALYSIS_RATE,
 
 FINE_RATE = 16000
 """Sample rate (Hz) of the short spans the fine alignment re-reads (see :func:`decode_spans`)."""
+
+
+def decode_channel(path: str | os.PathLike, audio_index: int, channel: str, rate: int,
+                   out: BinaryIO) -> float:
+    """One audio stream's mono ``channel`` (as in :func:`mono_of`) of ``path``, decoded whole at
+    ``rate`` into ``out`` as raw float16 samples block by block, so memory stays one block
+    however long the file: returns the file time (s) of the first sample. Raises
+    :class:`MediaError` as :func:`decode_audio` does."""
+    return decode_audio(path, rate, audio_streams=[audio_index], channel=channel,
+                        sink=out).tracks[0].t0
 
 
 def mono_of(samples: np.ndarray, channel: str) -> np.ndarray:
@@ -397,8 +413,11 @@ class _TrackBuilder:
     long file then costs one channel of memory. Dead sides and spaced pairs stay apart."""
     COLLAPSE_R = 0.9
 
-    def __init__(self, stream, rate: int, container_start: float, duration: float):
+    def __init__(self, stream, rate: int, container_start: float, duration: float,
+                 channel: Optional[str] = None, sink: Optional[BinaryIO] = None):
         self.stream = stream
+        self.channel = channel  # keep only this mono candidate (mono_of), if given
+        self.sink = sink  # write the (mono) samples there instead of keeping them
         self.rate = rate
         self.start = container_start
         self.graph = None
@@ -456,6 +475,12 @@ class _TrackBuilder:
 
     def _append(self, chunk: np.ndarray) -> None:
         np.clip(chunk, -4.0, 4.0, out=chunk)
+        if self.channel is not None:
+            chunk = mono_of(chunk, self.channel)[None, :]
+            if self.sink is not None:
+                self.sink.write(chunk.astype(np.float16).tobytes())
+                self.n += chunk.shape[1]
+                return
         if chunk.shape[0] == 2:
             if self.mix_sign:
                 chunk = ((chunk[0] + self.mix_sign * chunk[1]) * 0.5)[None, :]
@@ -495,8 +520,10 @@ class _TrackBuilder:
         if self.graph is not None:
             self.graph.push(None)
             self._drain()
-        if self.buf is None or self.n == 0:
+        if self.n == 0:
             return None
+        if self.sink is not None:
+            self.buf = np.zeros((1, 0), dtype=np.float16)  # the samples went to the sink
         samples = self.buf[:, : self.n]
         if self.n < self.buf.shape[1] * 0.9:
             samples = samples.copy()

@@ -20,7 +20,7 @@ from .channels import Candidate, candidates_for_track, rank
 from .core import check_result
 from .errors import MediaError, PolysyncError, SyncRefused, UsageError
 from .fsutil import check_writable_dir
-from .media import FINE_RATE, MediaInfo, decode_audio, decode_spans
+from .media import FINE_RATE, MediaInfo, decode_audio, decode_channel, decode_spans
 from .sidecar import (Sidecar, load_sidecar, media_info_dict, save_sidecar, sidecar_path,
                       withdraw_sidecar)
 from .workers import pool_context
@@ -400,6 +400,45 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
         if thread.ident is not None:
             queue.put(None)
             thread.join(timeout=5)
+
+
+def _decode_mono(path: Path, audio_index: int, channel: str, rate: int, folder: str
+                 ) -> tuple[float, str] | PolysyncError:
+    """One audio stream's mono ``channel`` of ``path`` at ``rate``, written as raw float16 to
+    a file in ``folder`` as it decodes: ``(t0, file)``, or the error."""
+    fd, name = tempfile.mkstemp(suffix=".f16", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            t0 = decode_channel(path, audio_index, channel, rate, fh)
+    except PolysyncError as exc:
+        return exc
+    return t0, name
+
+
+def decode_mono(items: Sequence[tuple[Path, int, str]], rate: int, folder: str,
+                jobs: Optional[int] = None) -> list[tuple[float, np.ndarray]]:
+    """Each ``(path, audio stream, channel)`` of ``items`` decoded whole at ``rate`` (in worker
+    processes, as :func:`decode_stream`): ``(t0, mono float16 signal)``, memory-mapped from
+    ``folder``. Raises the first :class:`PolysyncError`."""
+    workers = max(1, min(len(items), jobs or os.cpu_count() or 1))
+    ctx = pool_context() if workers > 1 else None
+    if ctx is None:
+        done = [_decode_mono(Path(p), a, c, rate, folder) for p, a, c in items]
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            done = list(pool.map(_decode_mono, *zip(*((Path(p), a, c, rate, folder)
+                                                      for p, a, c in items))))
+    out = []
+    for d in done:
+        if isinstance(d, PolysyncError):
+            raise d
+        t0, name = d
+        out.append((t0, np.memmap(name, dtype=np.float16, mode="r")))
+        try:
+            os.unlink(name)  # the mapping stays valid; the disk space goes with it
+        except OSError:  # Windows keeps mapped files: the folder's owner removes them
+            pass
+    return out
 
 
 def analyse_all(paths: Sequence[Path], jobs: Optional[int] = None,

@@ -10,7 +10,8 @@ from scipy import signal
 from polysync.channels import candidates_for_track, rank
 from polysync.errors import MediaError
 from polysync.align import place_span
-from polysync.media import (ANALYSIS_RATE, FINE_RATE, decode_audio, decode_spans, find_ffmpeg,
+from polysync.media import (ANALYSIS_RATE, FINE_RATE, decode_audio, decode_channel,
+                            decode_spans, find_ffmpeg,
                             probe)
 
 
@@ -170,6 +171,30 @@ def test_long_stereo_pair_is_kept_as_its_mix(tmp_path, monkeypatch):
     (cand,) = candidates_for_track(track.samples, track.rate, track.t0, 0, track.mixed)
     assert cand.channel == "L-R" and cand.alive
     assert decode_audio(dead).tracks[0].samples.shape[0] == 2
+
+
+@pytest.mark.parametrize("channel", ["R", "L-R"])
+def test_one_channel_is_decoded_to_a_file_on_the_same_clock(tmp_path, channel):
+    """decode_channel writes one mono candidate of a stream as it decodes: the samples the
+    full pass gives that candidate, from the same first-sample time (here after a gap)."""
+    from polysync.media import mono_of
+
+    rng = np.random.default_rng(8)
+    speechy = (rng.standard_normal(48000 * 6) * np.repeat(rng.random(30) > 0.5, 9600) * 0.3)
+    f = tmp_path / "pair.mkv"
+    pair = np.stack([speechy, -0.5 * speechy]).astype(np.float32)
+    write(f, [("pcm_s16le", 48000, clicks(48000, 2.5)[None], None),
+              ("pcm_s16le", 48000, pair, 1.5)])
+    out = tmp_path / "one.f16"
+    with open(out, "wb") as fh:
+        t0 = decode_channel(f, 1, channel, FINE_RATE, fh)
+    got = np.fromfile(out, dtype=np.float16)
+    full = decode_audio(f, rate=FINE_RATE).tracks[1]
+    assert t0 == full.t0
+    want = mono_of(full.samples.astype(np.float32), channel)
+    assert len(got) == len(want) == pytest.approx(6.5 * FINE_RATE, abs=40)  # 0.5 s of hole
+    assert np.abs(got).max() > 0.1
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float16), atol=1e-3)
 
 
 def span_peaks(t: float, x: np.ndarray, rate: int) -> list[float]:
