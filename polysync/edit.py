@@ -16,8 +16,9 @@ channel C of it, or a camera's own audio) and to the angle that frames them. Wit
 from __future__ import annotations
 
 import os
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -25,12 +26,12 @@ from typing import Callable, Optional, Sequence
 import click
 import numpy as np
 
-from .activity import Activity, ActivityParams, MicTrack, detect_activity
+from .activity import ACTIVITY_RATE, Activity, ActivityParams, MicTrack, detect_activity
 from .decisions import EditDecisions, Shot, parse_rate, user_rate, write_edl_json
 from .director import DirectorRules, direct, frames_of, legacy_greedy
 from .errors import EXIT_REFUSED, MediaError, PolysyncError, UsageError
 from .session import Angle, load_angles
-from .sync import FileAnalysis, analyse_all
+from .sync import FileAnalysis, analyse_all, decode_mono
 
 DEFAULT_RATE = Fraction(30)
 OUTPUT_SUFFIXES = (".json", ".otio", ".fcpxml", ".xml", ".edl")
@@ -156,10 +157,13 @@ def _pick_candidate(an: FileAnalysis, stream: Optional[int], channel: Optional[i
 
 def gather_cast(angles: Sequence[Angle], speakers: Sequence[SpeakerSpec], wide: Optional[int],
                 mic_angles: dict[Path, Angle], jobs: Optional[int] = None,
-                progress: Optional[Callable[[str, float], None]] = None) -> Cast:
+                progress: Optional[Callable[[str, float], None]] = None,
+                wideband: bool = True) -> Cast:
     """Decode every angle and speaker mic once; tie persons to mics and angles.
 
     ``mic_angles``: the sidecar-read Angle of each speaker mic file that is not an input.
+    ``wideband``: the mics' sound is then decoded again, only the chosen channel, at
+    :data:`polysync.activity.ACTIVITY_RATE` (the arrival times of who speaks).
     """
     keyed: dict[Path, Angle] = {a.path.resolve(): a for a in angles}
     keyed.update({p.resolve(): a for p, a in mic_angles.items()})
@@ -216,6 +220,15 @@ def gather_cast(angles: Sequence[Angle], speakers: Sequence[SpeakerSpec], wide: 
     if not names:
         raise UsageError("nobody to follow: give --speaker NAME=MIC[:ANGLE], or angles with "
                          "sound other than the wide")
+    if wideband:
+        t = time.perf_counter()
+        idents = sorted(seen, key=seen.get)
+        with tempfile.TemporaryDirectory(prefix="polysync-", ignore_cleanup_errors=True) as tmp:
+            got = decode_mono(idents, ACTIVITY_RATE, tmp, jobs=jobs)
+        for ident, (t0, sig) in zip(idents, got):
+            m = seen[ident]
+            mics[m] = replace(mics[m], signal=sig, rate=ACTIVITY_RATE, t0=t0)
+        decode += time.perf_counter() - t
     return Cast(names, person_mic, person_angle, mics, angle_mic, decode, labels)
 
 
@@ -383,7 +396,7 @@ def build_edit(inputs: Sequence[str | os.PathLike], *, speakers: Sequence[str | 
             resolve_angle(sp.angle, angles, f"--speaker {sp.name}")  # fail before decoding
     cov = parse_coverage(coverage, angles)
     cast = gather_cast(angles, specs, wide_index, {a.path: a for a in mic_files}, jobs=jobs,
-                       progress=progress)
+                       progress=progress, wideband=mode != "greedy")
     t = time.perf_counter()
     dec, act = cut(angles, cast, wide=wide_index, rules=rules, rate=rate, coverage=cov,
                    audio_source=audio_source, mode="greedy" if mode == "greedy" else "director",

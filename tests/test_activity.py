@@ -146,16 +146,20 @@ def test_synthetic_room(kind):
 
 
 def _tracks(folder: Path, truth: dict, names: list[str]):
-    from polysync.sync import analyse_file
+    """The files ``names`` as ``polysync edit`` hears them: levels from the analysis, sound at
+    ACTIVITY_RATE (the live channel decoded again), placed by the true offsets."""
+    import tempfile
 
-    tracks = []
-    for f in truth["files"]:
-        if f["name"] not in names:
-            continue
-        c = analyse_file(folder / f["name"]).candidates[0]
-        tracks.append(MicTrack(f["name"], c.signal, c.rate, c.t0, c.env_db, 100,
-                               f["delta_seconds"], f["drift_slope"]))
-    return tracks
+    from polysync.activity import ACTIVITY_RATE
+    from polysync.sync import analyse_file, decode_mono
+
+    files = [f for f in truth["files"] if f["name"] in names]
+    cands = [analyse_file(folder / f["name"]).candidates[0] for f in files]
+    with tempfile.TemporaryDirectory() as tmp:
+        sound = decode_mono([(folder / f["name"], c.audio_stream, c.channel)
+                             for f, c in zip(files, cands)], ACTIVITY_RATE, tmp)
+    return [MicTrack(f["name"], x, ACTIVITY_RATE, t0, c.env_db, 100, f["delta_seconds"],
+                     f["drift_slope"]) for f, c, (t0, x) in zip(files, cands, sound)]
 
 
 def test_activity_matches_fixture_truth_with_lavaliers():
@@ -178,8 +182,9 @@ def test_activity_with_camera_sound_only(scenario):
     mics = _tracks(folder, truth, [f["name"] for f in cams])
     person_mics = [next(i for i, f in enumerate(cams) if f["frames"] == [p]) for p in people]
     act = detect_activity(mics, person_mics, 0.0, 90.0)
-    # a live room (RT60 ~0.7 s, cameras 1..2 m away): arrival times carry it, less surely
-    assert turn_agreement(act, truth, people) >= 0.8
+    # a live room (RT60 ~0.7 s, cameras 1..2 m away): arrival times carry it. Measured over
+    # 150 Hz-1.9 kHz only, where such a camera hears mostly the room, it reaches 0.80 here.
+    assert turn_agreement(act, truth, people) >= 0.9
 
 
 def _table(rng, k: int, rate: int):
