@@ -135,6 +135,14 @@ class Cast:
     angle_mic: list[Optional[int]]  # each angle's own audio, index into mics
     decode_seconds: float = 0.0
     labels: list[str] = field(default_factory=list)  # each mic as the user named it
+    band_top: Optional[float] = None  # Hz every mic's stream carries (0.45 of its sample rate)
+
+
+def carried_band(an: FileAnalysis, stream: int) -> Optional[float]:
+    """The highest frequency (Hz) audio stream ``stream`` of ``an`` can carry: 0.45 of its
+    sample rate (a phone's 8 kHz has nothing above 3.6 kHz), None when unknown."""
+    s = next((s for s in an.info.audio_streams if s.audio_index == stream), None)
+    return 0.45 * s.sample_rate if s is not None and s.sample_rate else None
 
 
 def _pick_candidate(an: FileAnalysis, stream: Optional[int], channel: Optional[int], label: str):
@@ -229,7 +237,11 @@ def gather_cast(angles: Sequence[Angle], speakers: Sequence[SpeakerSpec], wide: 
             m = seen[ident]
             mics[m] = replace(mics[m], signal=sig, rate=ACTIVITY_RATE, t0=t0)
         decode += time.perf_counter() - t
-    return Cast(names, person_mic, person_angle, mics, angle_mic, decode, labels)
+    # the correlation's band stops where the narrowest mic's does: above it, that mic's
+    # phase is noise
+    tops = [carried_band(analyses[key], stream) for key, stream, _ in seen]
+    top = min((x for x in tops if x), default=None)
+    return Cast(names, person_mic, person_angle, mics, angle_mic, decode, labels, top)
 
 
 def check_mics(cast: Cast, span: tuple[float, float]) -> None:
@@ -326,7 +338,10 @@ def cut(angles: Sequence[Angle], cast: Cast, *, wide: Optional[int] = None,
     if mode == "greedy":
         shots = _greedy_shots(cast, cov, span, r, rules, switch_threshold)
     else:
-        act = detect_activity(cast.mics, cast.person_mic, span[0], span[1], activity_params)
+        prm = activity_params or ActivityParams()
+        if cast.band_top is not None:
+            prm = replace(prm, band=(prm.band[0], min(prm.band[1], cast.band_top)))
+        act = detect_activity(cast.mics, cast.person_mic, span[0], span[1], prm)
         shots = direct(act.active, act.rate, act.t0, cast.person_angle, cov, r, span,
                        wide=wide, rules=rules, present=act.present)
     if not shots:
