@@ -232,7 +232,8 @@ def gather_cast(angles: Sequence[Angle], speakers: Sequence[SpeakerSpec], wide: 
         t = time.perf_counter()
         idents = sorted(seen, key=seen.get)
         with tempfile.TemporaryDirectory(prefix="polysync-", ignore_cleanup_errors=True) as tmp:
-            got = decode_mono(idents, ACTIVITY_RATE, tmp, jobs=jobs)
+            got = decode_mono(idents, ACTIVITY_RATE, tmp, jobs=jobs, progress=progress and (
+                lambda path, frac: progress(f"{path} (16 kHz)", frac)))
         for ident, (t0, sig) in zip(idents, got):
             m = seen[ident]
             mics[m] = replace(mics[m], signal=sig, rate=ACTIVITY_RATE, t0=t0)

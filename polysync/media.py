@@ -265,13 +265,13 @@ FINE_RATE = 16000
 
 
 def decode_channel(path: str | os.PathLike, audio_index: int, channel: str, rate: int,
-                   out: BinaryIO) -> float:
+                   out: BinaryIO, progress: Optional[ProgressFn] = None) -> float:
     """One audio stream's mono ``channel`` (as in :func:`mono_of`) of ``path``, decoded whole at
     ``rate`` into ``out`` as raw float16 samples block by block, so memory stays one block
     however long the file: returns the file time (s) of the first sample. Raises
     :class:`MediaError` as :func:`decode_audio` does."""
-    return decode_audio(path, rate, audio_streams=[audio_index], channel=channel,
-                        sink=out).tracks[0].t0
+    return decode_audio(path, rate, progress=progress, audio_streams=[audio_index],
+                        channel=channel, sink=out).tracks[0].t0
 
 
 def mono_of(samples: np.ndarray, channel: str) -> np.ndarray:

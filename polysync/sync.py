@@ -311,16 +311,22 @@ def _init_decoder(queue, folder: str) -> None:
     _worker_state.update(queue=queue, folder=folder)
 
 
-def _decode(path: Path, folder: Optional[str] = None, progress=None):
-    """Analyse ``path`` and move its candidates' signals to ``.npy`` files in ``folder``:
-    returns ``(FileAnalysis without signals, [npy path per candidate])`` or the error."""
-    folder = folder or _worker_state["folder"]
+def _report_to_caller(path: Path, progress):
+    """``progress`` if given, else (in a pool worker) a function sending ``(path, fraction)``
+    to the caller's relay (:class:`_DecodePool`), else None."""
     queue = _worker_state.get("queue")
     if progress is None and queue is not None:
         def progress(frac: float) -> None:
             queue.put((str(path), frac))
+    return progress
+
+
+def _decode(path: Path, folder: Optional[str] = None, progress=None):
+    """Analyse ``path`` and move its candidates' signals to ``.npy`` files in ``folder``:
+    returns ``(FileAnalysis without signals, [npy path per candidate])`` or the error."""
+    folder = folder or _worker_state["folder"]
     try:
-        an = analyse_file(path, progress=progress)
+        an = analyse_file(path, progress=_report_to_caller(path, progress))
     except PolysyncError as exc:
         return exc
     spilled = []
@@ -330,8 +336,8 @@ def _decode(path: Path, folder: Optional[str] = None, progress=None):
             np.save(fh, c.signal)
         c.signal = np.zeros(0, dtype=np.float16)
         spilled.append(name)
-    if queue is not None:  # a pool worker: hand the freed decode buffers back to the system
-        _trim_heap()
+    if _worker_state.get("queue") is not None:
+        _trim_heap()  # a pool worker: hand the freed decode buffers back to the system
     return an, spilled
 
 
@@ -347,6 +353,44 @@ def drop_pages(an: FileAnalysis) -> None:
     """Let the kernel take back the pages of ``an``'s memory-mapped signals (the window
     measurements of :mod:`polysync.align` and :func:`fine_measures` do so themselves)."""
     release_pages(*(c.signal for c in an.candidates))
+
+
+class _DecodePool:
+    """Decode worker processes (:func:`polysync.workers.pool_context`) whose progress
+    reports reach ``progress`` through a relay thread here. ``pool`` is None when there is
+    no safe way to start workers (or one job): the caller then decodes in this process."""
+
+    def __init__(self, jobs: int, folder: str, progress: Optional[ProgressFn]):
+        ctx = pool_context() if jobs > 1 else None
+        self.pool = self.thread = None
+        if ctx is None:
+            return
+        self.queue = ctx.SimpleQueue()
+
+        def relay() -> None:
+            while (item := self.queue.get()) is not None:
+                if progress is not None:
+                    progress(*item)
+
+        self.thread = threading.Thread(target=relay, daemon=True)
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                        initializer=_init_decoder, initargs=(self.queue, folder))
+
+    def submit(self, fn, *args):
+        fut = self.pool.submit(fn, *args)
+        if self.thread.ident is None:  # after the first submit, which forks every worker
+            self.thread.start()        # (polysync.workers)
+        return fut
+
+    def __enter__(self) -> "_DecodePool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        if self.thread is not None and self.thread.ident is not None:
+            self.queue.put(None)
+            self.thread.join(timeout=5)
 
 
 def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None,
@@ -366,78 +410,66 @@ def decode_stream(paths: Sequence[Path], folder: str, jobs: Optional[int] = None
             return out
         an, spilled = out
         for c, name in zip(an.candidates, spilled):
-            c.signal = np.load(name, mmap_mode="r")
-            try:
-                os.unlink(name)  # the mapping stays valid; the disk space goes with it
-            except OSError:  # Windows keeps mapped files: the folder's owner removes them
-                pass
+            c.signal = _mapped(name, np.load(name, mmap_mode="r"))
         return an
 
-    ctx = pool_context() if workers > 1 else None
-    if ctx is None:
-        for i in order:
-            cb = (lambda f, p=str(paths[i]): progress(p, f)) if progress else None
-            yield i, attach(_decode(Path(paths[i]), folder, cb))
-        return
-    queue = ctx.SimpleQueue()
+    with _DecodePool(workers, folder, progress) as dp:
+        if dp.pool is None:
+            for i in order:
+                cb = (lambda f, p=str(paths[i]): progress(p, f)) if progress else None
+                yield i, attach(_decode(Path(paths[i]), folder, cb))
+            return
+        futures = {dp.submit(_decode, Path(paths[i])): i for i in order}
+        for n, fut in enumerate(as_completed(futures), 1):
+            if n == len(futures):  # the workers' memory goes before the caller works on
+                dp.pool.shutdown(wait=True)
+            yield futures[fut], attach(fut.result())
 
-    def relay() -> None:
-        while (item := queue.get()) is not None:
-            if progress is not None:
-                progress(*item)
 
-    thread = threading.Thread(target=relay, daemon=True)
+def _mapped(name: str, array: np.ndarray) -> np.ndarray:
+    """``array`` (a mapping of the file ``name``), the file itself removed."""
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_decoder,
-                                 initargs=(queue, folder)) as pool:
-            futures = {pool.submit(_decode, Path(paths[i])): i for i in order}
-            thread.start()  # after the first submit, which forks every worker (polysync.workers)
-            for n, fut in enumerate(as_completed(futures), 1):
-                if n == len(futures):  # the workers' memory goes before the caller works on
-                    pool.shutdown(wait=True)
-                yield futures[fut], attach(fut.result())
-    finally:
-        if thread.ident is not None:
-            queue.put(None)
-            thread.join(timeout=5)
+        os.unlink(name)  # the mapping stays valid; the disk space goes with it
+    except OSError:  # Windows keeps mapped files: the folder's owner removes them
+        pass
+    return array
 
 
-def _decode_mono(path: Path, audio_index: int, channel: str, rate: int, folder: str
-                 ) -> tuple[float, str] | PolysyncError:
+def _decode_mono(path: Path, audio_index: int, channel: str, rate: int, folder: str,
+                 progress=None) -> tuple[float, str] | PolysyncError:
     """One audio stream's mono ``channel`` of ``path`` at ``rate``, written as raw float16 to
     a file in ``folder`` as it decodes: ``(t0, file)``, or the error."""
     fd, name = tempfile.mkstemp(suffix=".f16", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            t0 = decode_channel(path, audio_index, channel, rate, fh)
+            t0 = decode_channel(path, audio_index, channel, rate, fh,
+                                progress=_report_to_caller(path, progress))
     except PolysyncError as exc:
         return exc
     return t0, name
 
 
 def decode_mono(items: Sequence[tuple[Path, int, str]], rate: int, folder: str,
-                jobs: Optional[int] = None) -> list[tuple[float, np.ndarray]]:
+                jobs: Optional[int] = None, progress: Optional[ProgressFn] = None
+                ) -> list[tuple[float, np.ndarray]]:
     """Each ``(path, audio stream, channel)`` of ``items`` decoded whole at ``rate`` (in worker
     processes, as :func:`decode_stream`): ``(t0, mono float16 signal)``, memory-mapped from
     ``folder``. Raises the first :class:`PolysyncError`."""
     workers = max(1, min(len(items), jobs or os.cpu_count() or 1))
-    ctx = pool_context() if workers > 1 else None
-    if ctx is None:
-        done = [_decode_mono(Path(p), a, c, rate, folder) for p, a, c in items]
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            done = list(pool.map(_decode_mono, *zip(*((Path(p), a, c, rate, folder)
-                                                      for p, a, c in items))))
+    with _DecodePool(workers, folder, progress) as dp:
+        if dp.pool is None:
+            done = [_decode_mono(Path(p), a, c, rate, folder,
+                                 (lambda f, q=str(p): progress(q, f)) if progress else None)
+                    for p, a, c in items]
+        else:
+            futures = [dp.submit(_decode_mono, Path(p), a, c, rate, folder) for p, a, c in items]
+            done = [f.result() for f in futures]
     out = []
     for d in done:
         if isinstance(d, PolysyncError):
             raise d
         t0, name = d
-        out.append((t0, np.memmap(name, dtype=np.float16, mode="r")))
-        try:
-            os.unlink(name)  # the mapping stays valid; the disk space goes with it
-        except OSError:  # Windows keeps mapped files: the folder's owner removes them
-            pass
+        out.append((t0, _mapped(name, np.memmap(name, dtype=np.float16, mode="r"))))
     return out
 
 
