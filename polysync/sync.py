@@ -378,8 +378,9 @@ class _DecodePool:
 
     def submit(self, fn, *args):
         fut = self.pool.submit(fn, *args)
-        if self.thread.ident is None:  # after the first submit, which forks every worker
-            self.thread.start()        # (polysync.workers)
+        # the relay starts after the first submit, which forks every worker (polysync.workers)
+        if self.thread.ident is None:
+            self.thread.start()
         return fut
 
     def __enter__(self) -> "_DecodePool":
