@@ -98,6 +98,11 @@ EXCERPT = 60.0
 """Overlaps (s) shorter than this are excerpts. From a minute on, the envelope line of far
 mics sits within about 10 ms of the sound's, and a line of windows far from it is a
 reflection's; a 20 s excerpt's can be 20-40 ms off (``benchmarks/hard_cases.py``)."""
+EXCERPT_SLOPE_TOL = 3.0e-4
+"""On an :data:`EXCERPT`, how far (300 ppm) the wide-band windows' line may leave the drift of
+the envelope line: over 20 s, 6 ms. Every slope allowed beyond that is more lines a few windows
+could fall on by chance, so four of nine on the sound's line were not significant and the
+envelope line (10-20 ms off on an excerpt of far mics) stood (``benchmarks/hard_cases.py``)."""
 FINE_WINDOWS = 64
 """Most windows re-read at :data:`FINE_RATE` per pair."""
 FINE_BAND = (120.0, 7000.0)
@@ -196,13 +201,14 @@ def refine(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment) -> PairAlign
     """
     res = pa.result
     span = max(res.overlap_in_source[1] - res.overlap_in_source[0], 1.0)
+    excerpt = span < EXCERPT
 
     def slope_tol(r: SyncResult) -> float:
         # an envelope line's drift can be off by hundreds of ppm on a short overlap (one chunk)
-        return (max(5e-6, 0.003 / span) if r.method == "waveform"
-                else min(MAX_DRIFT, max(2e-5, 0.03 / span)))
+        if r.method == "waveform":
+            return max(5e-6, 0.003 / span)
+        return min(EXCERPT_SLOPE_TOL if excerpt else MAX_DRIFT, max(2e-5, 0.03 / span))
 
-    excerpt = span < EXCERPT
     meas, *found = fine_measures_at(ref, pa.ref_candidate, src, pa.src_candidate,
                                     res.delta_seconds, res.drift_slope, res.overlap_in_source,
                                     parity=0, margins=(FINE_MARGIN, FINE_SEARCH)[:1 + excerpt])
