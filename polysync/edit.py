@@ -31,7 +31,7 @@ from .decisions import EditDecisions, Shot, parse_rate, user_rate, write_edl_jso
 from .director import DirectorRules, direct, frames_of, legacy_greedy
 from .errors import EXIT_REFUSED, MediaError, PolysyncError, UsageError
 from .session import Angle, load_angles
-from .sync import FileAnalysis, analyse_all, decode_mono
+from .sync import FileAnalysis, analyse_all, carried_band, decode_mono
 
 DEFAULT_RATE = Fraction(30)
 OUTPUT_SUFFIXES = (".json", ".otio", ".fcpxml", ".xml", ".edl")
@@ -136,13 +136,6 @@ class Cast:
     decode_seconds: float = 0.0
     labels: list[str] = field(default_factory=list)  # each mic as the user named it
     band_top: Optional[float] = None  # Hz every mic's stream carries (0.45 of its sample rate)
-
-
-def carried_band(an: FileAnalysis, stream: int) -> Optional[float]:
-    """The highest frequency (Hz) audio stream ``stream`` of ``an`` can carry: 0.45 of its
-    sample rate (a phone's 8 kHz has nothing above 3.6 kHz), None when unknown."""
-    s = next((s for s in an.info.audio_streams if s.audio_index == stream), None)
-    return 0.45 * s.sample_rate if s is not None and s.sample_rate else None
 
 
 def _pick_candidate(an: FileAnalysis, stream: Optional[int], channel: Optional[int], label: str):

@@ -114,15 +114,18 @@ band, where the direct sound still stands out, and a far mic's windows line up o
 reverberant peak 20-40 ms away (``benchmarks/hard_cases.py``)."""
 
 
+def carried_band(an: FileAnalysis, stream: int) -> Optional[float]:
+    """The highest frequency (Hz) audio stream ``stream`` of ``an`` can carry: 0.45 of its
+    sample rate (a phone's 8 kHz has nothing above 3.6 kHz), None when unknown."""
+    s = next((s for s in an.info.audio_streams if s.audio_index == stream), None)
+    return 0.45 * s.sample_rate if s is not None and s.sample_rate else None
+
+
 def fine_band(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate
               ) -> tuple[float, float]:
     """The band both recordings really carry (a phone at 8 kHz has nothing above 4 kHz)."""
-    rates = [FINE_RATE]
-    for an, c in ((ref, rc), (src, sc)):
-        s = next((s for s in an.info.audio_streams if s.audio_index == c.audio_stream), None)
-        if s is not None and s.sample_rate:
-            rates.append(s.sample_rate)
-    return FINE_BAND[0], min(FINE_BAND[1], 0.45 * min(rates))
+    tops = [carried_band(an, c.audio_stream) for an, c in ((ref, rc), (src, sc))]
+    return FINE_BAND[0], min([FINE_BAND[1], 0.45 * FINE_RATE, *(t for t in tops if t)])
 
 
 def fine_measures(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Candidate,
