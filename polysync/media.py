@@ -360,7 +360,7 @@ def _read_run(container, stream, start: float, a: float, b: float, rate: int):
                                                layout=frame.layout.name,
                                                time_base=frame.time_base),
                              graph.add("aresample", f"{rate}"),
-                             graph.add("aformat", "sample_fmts=fltp"),
+                             graph.add("aformat", "sample_fmts=flt"),
                              graph.add("abuffersink")]
                     for u, v in zip(chain, chain[1:]):
                         u.link_to(v)
@@ -388,12 +388,21 @@ def _read_run(container, stream, start: float, a: float, b: float, rate: int):
     return t_first, np.concatenate(chunks, axis=1)
 
 
+def channels_of(frame) -> np.ndarray:
+    """(channels, samples) float32 of a packed float (``flt``) frame.
+
+    The filter graphs hand back packed samples: PyAV 18's planar path (``to_ndarray`` and
+    ``planes`` of an ``fltp`` frame) reads past AVFrame's eight data pointers and crashes the
+    process on files of 8 or more channels (polyWAV recorders, 7.1)."""
+    return frame.to_ndarray().reshape(-1, len(frame.layout.channels)).T
+
+
 def _pull_all(graph, chunks: list) -> None:
     import av
 
     while True:
         try:
-            chunks.append(graph.pull().to_ndarray().astype(np.float32))
+            chunks.append(channels_of(graph.pull()))
         except (av.BlockingIOError, av.EOFError):
             return
 
@@ -437,7 +446,7 @@ class _TrackBuilder:
                             layout=frame.layout.name, time_base=frame.time_base)
         chain = [src,
                  g.add("aresample", f"{self.rate}:async=1:min_hard_comp=0.005:first_pts=0"),
-                 g.add("aformat", "sample_fmts=fltp"),
+                 g.add("aformat", "sample_fmts=flt"),
                  g.add("asetnsamples", f"n={self.BLOCK}:p=0"),
                  g.add("abuffersink")]
         for a, b in zip(chain, chain[1:]):
@@ -471,7 +480,7 @@ class _TrackBuilder:
                 out = self.graph.pull()
             except (av.BlockingIOError, av.EOFError):
                 return
-            self._append(out.to_ndarray())
+            self._append(channels_of(out))
 
     def _append(self, chunk: np.ndarray) -> None:
         np.clip(chunk, -4.0, 4.0, out=chunk)
