@@ -51,8 +51,8 @@ from .errors import CorruptFileError, MediaError, PolysyncError, SyncRefused, Us
 from .fsutil import atomic_write_text, check_writable_dir
 from .media import MediaInfo, probe
 from .session import Angle, angle_name
-from .sidecar import (Sidecar, check_fresh, load_sidecar, media_info_dict, save_sidecar,
-                      sidecar_path, withdraw_sidecar)
+from .sidecar import (Sidecar, check_distinct_sidecars, check_fresh, load_sidecar,
+                      media_info_dict, save_sidecar, sidecar_path, withdraw_sidecar)
 from .sync import (FileAnalysis, ProgressFn, _relpath, align_files, decode_stream,
                    drop_pages,
                    reference_sidecar)
@@ -858,11 +858,8 @@ def sync_group(paths: Sequence[str | os.PathLike], angles: Optional[Mapping[str,
                          f"found {len(files)}")
     rules = list(angles.items()) if isinstance(angles, Mapping) else list(angles or [])
     if write:
-        where = [sidecar_path(p, sidecar_dir) for p in files]
-        if len({w.resolve() for w in where}) < len(where):
-            raise UsageError("two inputs share a file name, so their sidecars would collide in "
-                             "--sidecar-dir; sync them separately or beside the media")
-        for folder in {w.parent for w in where}:
+        check_distinct_sidecars(files, sidecar_dir)
+        for folder in {sidecar_path(p, sidecar_dir).parent for p in files}:
             check_writable_dir(folder)
     _check_reference_name(files, assign_angles(files, [None] * len(files), rules)[0], reference)
 

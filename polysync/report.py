@@ -439,7 +439,7 @@ def study_files(paths: Sequence[str | os.PathLike], sidecar_dir=None, jobs: Opti
 def _order(paths: list[Path], sidecar_dir) -> list[Path]:
     """The inputs with the reference first: the first file, unless its own sidecar names
     another of the inputs as its reference."""
-    from .sidecar import load_sidecar, sidecar_path
+    from .sidecar import check_distinct_sidecars, load_sidecar, sidecar_path
 
     paths = [Path(p) for p in paths]
     if not paths:
@@ -451,6 +451,7 @@ def _order(paths: list[Path], sidecar_dir) -> list[Path]:
         if p.resolve() in seen:
             raise UsageError("the same file is given twice", p)
         seen.add(p.resolve())
+    check_distinct_sidecars(paths, sidecar_dir)
     try:
         sc = load_sidecar(sidecar_path(paths[0], sidecar_dir))
     except PolysyncError:

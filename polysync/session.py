@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from .errors import CorruptFileError, MediaError, UsageError
 from .media import MediaInfo, probe
-from .sidecar import Sidecar, check_fresh, load_sidecar, sidecar_path
+from .sidecar import Sidecar, check_distinct_sidecars, check_fresh, load_sidecar, sidecar_path
 
 
 @dataclass
@@ -71,6 +71,7 @@ def load_angles(paths: Sequence[str | os.PathLike], sidecar_dir: str | os.PathLi
 
         if is_session_file(paths[0]):  # polysync-session.json from `sync --all`
             return load_session(paths[0], sidecar_dir=sidecar_dir)
+    check_distinct_sidecars([Path(p) for p in paths], sidecar_dir)
     angles: list[Angle] = []
     taken: set[str] = set()
     for i, p in enumerate(paths):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import __version__
-from .errors import CorruptFileError
+from .errors import CorruptFileError, UsageError
 from .fsutil import atomic_write_text
 
 SCHEMA_VERSION = 1
@@ -39,6 +39,20 @@ def sidecar_path(media: str | os.PathLike, sidecar_dir: str | os.PathLike | None
     media = Path(media)
     folder = Path(sidecar_dir) if sidecar_dir is not None else media.parent
     return folder / (media.name + SUFFIX)
+
+
+def check_distinct_sidecars(media: list[Path], sidecar_dir: str | os.PathLike | None) -> None:
+    """Raise :class:`UsageError` when two different files would share one sidecar: files of
+    the same name from different folders (camera cards all start at C0001.MP4) given with one
+    ``--sidecar-dir``."""
+    owner: dict[Path, Path] = {}
+    for p in media:
+        where = sidecar_path(p, sidecar_dir).resolve()
+        other = owner.setdefault(where, p)
+        if other.resolve() != Path(p).resolve():
+            raise UsageError(f"shares its file name with {other}, so both would use the sidecar "
+                             f"{where}; link one under another name, or keep the sidecars "
+                             "beside the media", p)
 
 
 @dataclass

@@ -21,8 +21,8 @@ from .core import check_result
 from .errors import MediaError, PolysyncError, SyncRefused, UsageError
 from .fsutil import check_writable_dir
 from .media import FINE_RATE, MediaInfo, decode_audio, decode_channel, decode_spans
-from .sidecar import (Sidecar, load_sidecar, media_info_dict, save_sidecar, sidecar_path,
-                      withdraw_sidecar)
+from .sidecar import (Sidecar, check_distinct_sidecars, load_sidecar, media_info_dict,
+                      save_sidecar, sidecar_path, withdraw_sidecar)
 from .workers import pool_context
 
 ProgressFn = Callable[[str, float], None]
@@ -588,6 +588,7 @@ def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike
             raise UsageError("the same file is given twice", p)
         seen.add(key)
     if write:
+        check_distinct_sidecars([ref_path, *src_paths], sidecar_dir)
         for folder in {sidecar_path(p, sidecar_dir).parent for p in [ref_path, *src_paths]}:
             check_writable_dir(folder)
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from conftest import snapshot
 from polysync.cli import main
-from polysync.errors import EXIT_CORRUPT, EXIT_INPUT, EXIT_OUTPUT, EXIT_REFUSED
+from polysync.errors import EXIT_CORRUPT, EXIT_INPUT, EXIT_OUTPUT, EXIT_REFUSED, EXIT_USAGE
 from polysync.sidecar import Sidecar, load_sidecar, save_sidecar, sidecar_path
 
 
@@ -125,6 +125,24 @@ def test_read_only_media_folder_uses_sidecar_dir(scenario_copy, tmp_path):
     assert res.exit_code == 0
     assert (out / (src + ".sync.json")).exists()
     assert snapshot(folder) == before
+
+
+def test_same_file_names_from_two_cards_are_refused_with_one_sidecar_dir(scenario, tmp_path):
+    """Camera cards all start at C0001.MP4: two of them cannot share one --sidecar-dir."""
+    folder, truth = scenario("basic")
+    src = next(f["name"] for f in truth["files"] if f["name"] != truth["reference"])
+    cards = []
+    for card, name in (("A", truth["reference"]), ("B", src)):
+        (tmp_path / card).mkdir()
+        cards.append(tmp_path / card / "C0001.MP4")
+        cards[-1].symlink_to(folder / name)
+    out = tmp_path / "sidecars"
+    out.mkdir()
+    for cmd in (["sync"], ["export", "--out", tmp_path / "cut.otio"]):
+        res, lines = run([*cmd, "--sidecar-dir", out, *cards])
+        assert res.exit_code == EXIT_USAGE and len(lines) == 1
+        assert str(cards[1]) in lines[0] and str(cards[0]) in lines[0]
+    assert not list(out.iterdir()) and not (tmp_path / "cut.otio").exists()
 
 
 @pytest.mark.parametrize("content", ["{broken", '{"schema_version": 1}', "[]"])
