@@ -110,16 +110,23 @@ def envelope_feature(env_db: np.ndarray, env_rate: int = ENV_RATE) -> np.ndarray
     return (feat / sd if sd > 0 else feat).astype(np.float32)
 
 
+ALIVE_FLOOR_DB = -100.0
+"""dB re full scale: a track whose loud frames (95th percentile of the speech-band level) stay
+below this is dead whatever its spread - 16-bit dither sits at about -100."""
+
+
 def activity(env_db: np.ndarray) -> dict:
     """How alive a track is: its level percentiles (dB) and dynamic spread.
 
-    A dead track (digital silence, or hiss with no events) has a small spread.
+    A dead track (digital silence, or hiss with no events) has a small spread. The level
+    only has to clear :data:`ALIVE_FLOOR_DB`: a 32-bit float or 24-bit recorder with its gain
+    turned down carries clean speech peaking at -60 dBFS or below.
     """
     if env_db.size == 0:
         return {"p10": -120.0, "p95": -120.0, "spread": 0.0, "alive": False}
     p10, p50, p95 = (float(v) for v in np.percentile(env_db, [10, 50, 95]))
     spread = p95 - p10
-    alive = spread >= 10.0 and p95 >= -75.0
+    alive = spread >= 10.0 and p95 >= ALIVE_FLOOR_DB
     return {"p10": p10, "p50": p50, "p95": p95, "spread": spread, "alive": bool(alive)}
 
 

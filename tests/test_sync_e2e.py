@@ -256,12 +256,15 @@ def test_verify_weighs_the_envelopes_by_the_overlap(overlap, agreeing, env_ms, e
     assert passes(m, overlap) is expected
 
 
-@pytest.mark.parametrize("suffix, codec, rate", [("mp3", "libmp3lame", 32000),
-                                                 ("webm", "libopus", 48000),
-                                                 ("m4a", "aac", 44100), ("wav", "pcm_s16le", 22050)])
-def test_codecs_and_priming_keep_sample_timing(scenario, tmp_path, suffix, codec, rate):
+@pytest.mark.parametrize("suffix, codec, rate, gain_db", [("mp3", "libmp3lame", 32000, 0),
+                                                          ("webm", "libopus", 48000, 0),
+                                                          ("m4a", "aac", 44100, 0),
+                                                          ("wav", "pcm_s16le", 22050, 0),
+                                                          ("wav", "pcm_f32le", 48000, -55)])
+def test_codecs_and_priming_keep_sample_timing(scenario, tmp_path, suffix, codec, rate, gain_db):
     """An excerpt re-encoded by ffmpeg (encoder delay, Opus pre-skip before 0, other rates)
-    syncs to where it was cut from. Decoding must not seek past the priming packets."""
+    syncs to where it was cut from. Decoding must not seek past the priming packets. A 32-bit
+    float recorder with its gain far down (speech peaking near -60 dBFS) is not silence."""
     import subprocess
 
     from polysync.media import find_ffmpeg
@@ -271,7 +274,8 @@ def test_codecs_and_priming_keep_sample_timing(scenario, tmp_path, suffix, codec
     live = truth_file(truth, truth["reference"])["live_audio_stream"]
     clip = tmp_path / f"clip.{suffix}"
     subprocess.run([find_ffmpeg(), "-v", "error", "-i", str(ref), "-map", f"0:a:{live}",
-                    "-ss", "10", "-t", "30", "-ar", str(rate), "-c:a", codec, str(clip)],
+                    "-ss", "10", "-t", "30", "-af", f"volume={gain_db}dB", "-ar", str(rate),
+                    "-c:a", codec, str(clip)],
                    check=True)
     report = sync_files(ref, [clip], sidecar_dir=tmp_path)
     assert report.ok
