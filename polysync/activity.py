@@ -399,24 +399,49 @@ def relative_arrivals(arrival: np.ndarray, weights: np.ndarray, sweeps: int = 20
     return (a - e[:, None] - s[None, :]) * w / (w + 1.0)
 
 
+TWIN_TOL = 0.00025
+"""s: two learned talkers whose sound reaches every mic within this of each other are one voice
+in one place, split in two. The model learns one talker per person, so when someone never
+speaks it splits a voice (by its level, or its loud and soft parts) to fill the place."""
+
+
+def twin_groups(arrival: np.ndarray, rate: int) -> np.ndarray:
+    """(K,) the group of each talker: the first talker of a set whose arrival times match at
+    every mic (within :data:`TWIN_TOL`, the first mic's time taken out)."""
+    rel = arrival - arrival[:, :1]
+    group = np.arange(len(arrival))
+    for b in range(len(arrival)):
+        for a in range(b):
+            if group[a] == a and np.abs(rel[a] - rel[b]).max() <= TWIN_TOL * rate:
+                group[b] = a
+                break
+    return group
+
+
 def assign_persons(arrival: np.ndarray, weights: np.ndarray, level_sig: np.ndarray,
-                   person_mics: Sequence[int], rate: int) -> np.ndarray:
+                   person_mics: Sequence[int], rate: int,
+                   groups: Optional[np.ndarray] = None) -> np.ndarray:
     """Talker index of each person: the talker heard earliest and loudest on their mic.
 
     ``arrival``: (K, M) samples; ``weights``: (K, pairs) pair reliability; ``level_sig``:
     (K, M) dB relative to the mics' mean. Arrivals are compared as
     :func:`relative_arrivals` (each recording's own offset taken out), levels between talkers
-    at the same mic (each mic's gain taken out). Returns (P,) int, -1 for a person left
-    without a talker. 1 ms of lead counts as much as 6 dB of level.
+    at the same mic (each mic's gain taken out). ``groups`` (K,) (:func:`twin_groups`): the
+    talkers of one group go to one person together, scored by their mean, and the person gets
+    the group's first talker. Returns (P,) int, -1 for a person left without a talker. 1 ms of
+    lead counts as much as 6 dB of level.
     """
     lead = -relative_arrivals(arrival, weights) / rate
     level = np.nan_to_num(np.asarray(level_sig, dtype=float))
     if level.shape[0] >= 2:
         level = level - level.mean(axis=0, keepdims=True)
     score = np.array([lead[:, m] * 1000.0 + level[:, m] / 6.0 for m in person_mics])
+    heads = np.arange(len(arrival)) if groups is None else np.unique(groups)
+    if groups is not None:
+        score = np.stack([score[:, groups == g].mean(axis=1) for g in heads], axis=1)
     rows, cols = linear_sum_assignment(-score)
     out = np.full(len(person_mics), -1, dtype=np.int64)
-    out[rows] = cols
+    out[rows] = heads[cols]
     return out
 
 
@@ -741,11 +766,13 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
         b = a + GCC_BLOCK
         c, o = gcc_phat(mics, centres[a:b], prm.window, prm.max_delay, prm.band)
         score[a:b], arr[a:b] = talker_scores(rel[a:b], c, o, model)
+    groups = np.arange(k)
     if seeded:
         talker = np.arange(k)
     else:
+        groups = twin_groups(model.arrival, mics[0].rate)
         talker = assign_persons(model.arrival, model.weights, model.level, person_mics,
-                                mics[0].rate)
+                                mics[0].rate, groups)
     post = np.exp(score - score.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     best = score.argmax(axis=1)
@@ -757,14 +784,15 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     for p, c in enumerate(talker):
         if c < 0:
             continue
+        own = groups == groups[c]
         mic = person_mics[p]
         # louder at their own mic than the main talker's bleed explains, or heard arriving
         resid = rel[:, mic] - model.level[best, mic]
         extra = resid >= max(2.5 * model.typical[mic], 3.0)
         if not seeded:  # levels are weak: a strong arrival pattern says it too
-            extra |= arr[:, c] >= prm.secondary
-        extra &= best != c
-        posterior[p] = np.interp(np.arange(n), frame_of, post[:, c])
+            extra |= arr[:, own].max(axis=1) >= prm.secondary
+        extra &= ~own[best]
+        posterior[p] = np.interp(np.arange(n), frame_of, post[:, own].sum(axis=1))
         second[p] = extra[nearest]
         delays[p] = (model.arrival[c] - model.arrival[c].mean()) / mics[0].rate
     return posterior, second, delays

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from polysync.activity import (MicTrack, assign_persons, clean_runs, detect_activity, gcc_phat,
-                               levels_on_grid, noise_floors)
+                               levels_on_grid, noise_floors, twin_groups)
 from polysync.align import speech_envelope
 
 RATE = 4000
@@ -227,6 +227,32 @@ def test_persons_are_found_whatever_offset_sync_left_on_each_recording(k):
         assert list(moved) == list(plain)
         right += [int(order[g]) for g in plain] == list(range(k))
     assert right >= 0.99 * 300
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_a_voice_split_to_fill_a_silent_persons_place_goes_to_one_person(k):
+    """The model learns one talker per person; when someone never speaks it splits a voice in
+    two (same arrival times, levels apart). The two halves are found as twins (never two
+    people 1 m apart), go to one person together, and the place left empty is the silent
+    person's far more often than chance (1 in k) would have it."""
+    rng = np.random.default_rng(10 + k)
+    silent_left = 0
+    for _ in range(300):
+        arrival, weights, level = _table(rng, k, 16000)
+        assert (twin_groups(arrival, 16000) == np.arange(k)).all()
+        j, o = rng.choice(k, 2, replace=False)  # j never speaks; o's voice is split
+        arrival[j] = arrival[o] + rng.integers(-1, 2, k)
+        level[j] = level[o] + rng.normal(0, 2, k)
+        weights[j] = weights[o]
+        order = rng.permutation(k)
+        groups = twin_groups(arrival[order], 16000)
+        twins = sorted(int(np.flatnonzero(order == t)[0]) for t in (j, o))
+        assert groups[twins[1]] == twins[0] and len(np.unique(groups)) == k - 1
+        got = assign_persons(arrival[order], weights[order], level[order], list(range(k)),
+                             16000, groups)
+        assert (got == -1).sum() == 1 and len(set(got[got >= 0])) == k - 1
+        silent_left += got[j] == -1
+    assert silent_left >= 0.6 * 300
 
 
 def test_a_second_voice_is_measured_against_the_robust_scatter_of_the_main_talker():
