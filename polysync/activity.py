@@ -96,6 +96,8 @@ class ActivityParams:
     learn_windows: int = 4000  # windows used to find the talkers
     smooth: float = 0.3  # evidence averaging
     secondary: float = 0.75  # steered response (1 = a talker's typical) for a second voice
+    alternation: Optional[float] = 0.3  # share of the speech windows near one that makes a
+    alternation_span: float = 0.8  # second voice, counted this far either side (None: off)
     min_evidence: float = 0.45  # posterior below this: nobody in particular is speaking
     bridge: float = 0.3  # gaps in a person's activity shorter than this are closed
     min_run: float = 0.1  # activity runs shorter than this are dropped
@@ -776,6 +778,13 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     post = np.exp(score - score.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     best = score.argmax(axis=1)
+    # Camera mics in a live room: while two people talk at once, the windows go to one voice
+    # and then the other - the share of the speech windows around each that a talker wins.
+    spoken = present[frame_of].astype(np.float32)
+    span = 2 * int(round(prm.alternation_span / prm.hop)) + 1
+    wins = uniform_filter1d(np.eye(k, dtype=np.float32)[best] * spoken[:, None], span, axis=0,
+                            mode="nearest")
+    wins /= np.maximum(uniform_filter1d(spoken, span, mode="nearest"), 1e-6)[:, None]
     posterior = np.zeros((k, n), dtype=np.float32)
     second = np.zeros((k, n), dtype=bool)
     delays = np.full((k, len(mics)), np.nan)
@@ -789,8 +798,10 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
         # louder at their own mic than the main talker's bleed explains, or heard arriving
         resid = rel[:, mic] - model.level[best, mic]
         extra = resid >= max(2.5 * model.typical[mic], 3.0)
-        if not seeded:  # levels are weak: a strong arrival pattern says it too
+        if not seeded:  # levels are weak: a strong arrival pattern, or alternation, says it
             extra |= arr[:, own].max(axis=1) >= prm.secondary
+            if prm.alternation is not None:
+                extra |= wins[:, own].sum(axis=1) >= prm.alternation
         extra &= ~own[best]
         posterior[p] = np.interp(np.arange(n), frame_of, post[:, own].sum(axis=1))
         second[p] = extra[nearest]

@@ -335,6 +335,8 @@ def cut(angles: Sequence[Angle], cast: Cast, *, wide: Optional[int] = None,
         prm = activity_params or ActivityParams()
         if cast.band_top is not None:
             prm = replace(prm, band=(prm.band[0], min(prm.band[1], cast.band_top)))
+        if wide is None:  # crosstalk has no wide to go to: a second voice by alternation would
+            prm = replace(prm, alternation=None)  # only hold close-ups back (on-screen -3.5%)
         act = detect_activity(cast.mics, cast.person_mic, span[0], span[1], prm)
         shots = direct(act.active, act.rate, act.t0, cast.person_angle, cov, r, span,
                        wide=wide, rules=rules, present=act.present)
