@@ -28,8 +28,8 @@ def fail_cleanly(fn):
         except KeyboardInterrupt:
             click.echo("polysync: interrupted", err=True)
             sys.exit(130)
-        except click.exceptions.Exit:
-            raise
+        except (click.exceptions.Exit, click.ClickException):
+            raise  # click prints a bad option value itself, with exit code 2
         except Exception as exc:  # a bug: still one line, with a way to see more
             if os.environ.get("POLYSYNC_DEBUG"):
                 raise

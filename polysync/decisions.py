@@ -83,7 +83,7 @@ def user_rate(value) -> Fraction:
     """A frame rate given on the command line; :class:`UsageError` when it is not one."""
     try:
         rate = parse_rate(value)
-    except (ValueError, ZeroDivisionError):
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         raise UsageError(f"not a frame rate: {value!r}") from None
     if rate <= 0:
         raise UsageError(f"not a frame rate: {value!r}")
@@ -151,10 +151,15 @@ def read_edl_json(path: str | os.PathLike) -> EditDecisions:
     rows = data.get("edl")
     if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
         raise CorruptFileError("corrupt edit list: 'inputs' must be a list of paths", path)
-    if not isinstance(rows, list):
+    if not isinstance(rows, list) or not rows:
         raise CorruptFileError("corrupt edit list: 'edl' must be a list of shots", path)
     n = len(inputs)
-    rate = parse_rate(data.get("frame_rate", 30))
+    try:
+        rate = parse_rate(data.get("frame_rate", 30))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        rate = Fraction(0)
+    if rate <= 0:
+        raise CorruptFileError("corrupt edit list: 'frame_rate' is not a frame rate", path)
     shots = []
     for k, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -172,8 +177,12 @@ def read_edl_json(path: str | os.PathLike) -> EditDecisions:
         shots.append(Shot(start, end, cam, pip))
     base = path.resolve().parent
     resolved = [(base / p) if not Path(p).is_absolute() else Path(p) for p in inputs]
-    deltas = data.get("deltas") or [0.0] * n
-    slopes = data.get("drift_slopes") or [0.0] * n
+    deltas = data.get("deltas")
+    slopes = data.get("drift_slopes", [0.0] * n)  # added by polysync 1; the original's had none
+    for key, values in (("deltas", deltas), ("drift_slopes", slopes)):
+        if not isinstance(values, list) or len(values) != n:
+            raise CorruptFileError(f"corrupt edit list: '{key}' must hold one number per input",
+                                   path)
     coverage = data.get("coverage") or []
     audio = data.get("audio_source", 0)
     if not isinstance(audio, int) or not 0 <= audio < n:

@@ -29,8 +29,8 @@ import click
 from .errors import ExternalToolError, UsageError
 from .fsutil import atomic_path
 from .media import find_ffmpeg
-from .render_graph import (CORNERS, RenderOptions, build_command, output_format,
-                           slog3_to_rec709_lut)
+from .render_graph import (CORNERS, VIDEO_SUFFIXES, RenderOptions, build_command,
+                           output_format, slog3_to_rec709_lut)
 from .render_plan import PIP_PICKS, RenderPlan, plan_from_timeline
 
 ProgressFn = Callable[[float, float], None]
@@ -180,7 +180,7 @@ def _parse_fps(value: Optional[str]) -> Optional[Fraction]:
 
     try:
         rate = parse_rate(value)
-    except (ValueError, ZeroDivisionError):
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         raise click.BadParameter(f"not a frame rate: {value!r}", param_hint="--fps") from None
     if rate <= 0:
         raise click.BadParameter("must be positive", param_hint="--fps")
@@ -191,7 +191,7 @@ def _common(fn):
     options = [
         click.argument("edl", type=click.Path(path_type=Path)),
         click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
-                     help="Output video (.mp4, .mov or .mkv)."),
+                     help="Output video (.mp4, .m4v, .mov or .mkv)."),
         click.option("--width", type=int, default=1280, show_default=True),
         click.option("--height", type=int, default=720, show_default=True),
         click.option("--fps", help="Output frame rate, e.g. 25 or 30000/1001 "
@@ -228,6 +228,9 @@ def _common(fn):
 
 def _run(edl, out, pip, kw) -> None:
     from .timeline import timeline_from_file
+
+    if Path(out).suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"the preview is written as {', '.join(VIDEO_SUFFIXES)}", out)
 
     opts = RenderOptions(
         width=kw["width"], height=kw["height"], rate=_parse_fps(kw["fps"]),

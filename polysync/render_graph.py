@@ -553,9 +553,14 @@ def slog3_to_rec709_lut(path: Path, size: int = 33) -> Path:
     return path
 
 
+_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+VIDEO_SUFFIXES = tuple(_MUXERS)
+"""Names a preview can be written under."""
+
+
 def output_format(path: Path) -> str:
     """ffmpeg muxer for the output name (the temporary file has another suffix)."""
-    return {".mov": "mov", ".mkv": "matroska", ".m4v": "mp4"}.get(path.suffix.lower(), "mp4")
+    return _MUXERS.get(path.suffix.lower(), "mp4")
 
 
 def build_command(plan: RenderPlan, opts: RenderOptions, ffmpeg: str, out: Path, fmt: str,

@@ -128,7 +128,8 @@ def shoot(tmp_path_factory):
 def _edit(paths, cuts, audio_source=3, wide=None) -> EditDecisions:
     """An edit from ``(first, end, cam, pip)`` spans in timeline frames."""
     return EditDecisions(inputs=list(paths), audio_source=audio_source, rate=R, wide=wide,
-                         shots=[Shot(F(a) / R, F(b) / R, c, p) for a, b, c, p in cuts])
+                         shots=[Shot(F(a) / R, F(b) / R, c, p) for a, b, c, p in cuts],
+                         deltas=[0.0] * len(paths), drift_slopes=[0.0] * len(paths))
 
 
 CUTS = [(0, 40, 0, None), (40, 95, 1, None), (95, 96, 2, None), (96, 150, 0, None),
@@ -358,6 +359,10 @@ def test_cli_renders_edl_json_and_fails_cleanly(shoot, tmp_path):
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["render-cuts", str(edl), "--out", str(out), "--log", "hlg"])
     assert res.exit_code == 2 and "unknown --log" in res.output
+    for bad_opt in (["--fps", "abc"], ["--fps", "0"], ["--out", str(tmp_path / "final.avi")]):
+        res = CliRunner().invoke(main, ["render-cuts", str(edl), "--out", str(out), *bad_opt])
+        assert res.exit_code == 2 and "internal error" not in res.output, res.output
+    assert not (tmp_path / "final.avi").exists()
     # A failing ffmpeg run: exit 6, one line with ffmpeg's reason, nothing left behind.
     before = sorted(os.listdir(tmp_path))
     bad = tmp_path / "bad.mp4"

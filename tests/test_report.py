@@ -14,7 +14,7 @@ from polysync.cli import main
 from polysync.decisions import EditDecisions, Shot, write_edl_json
 from polysync.errors import UsageError
 from polysync.report import DISAGREES, NOT_ANALYSED, RELIABLE, UNRELIABLE, coarse_curve, make_report
-from polysync.sidecar import sidecar_path
+from polysync.sidecar import load_sidecar, sidecar_path
 from polysync.sync import sync_files
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -37,11 +37,14 @@ def media_of(folder, truth):
                              if f["related"] and f["name"] != ref]
 
 
-def write_edit(media, edl):
-    """A hand-made 4-shot edit of ``media`` (cams by index), as edl.json."""
+def write_edit(media, edl, sidecar_dir):
+    """A hand-made 4-shot edit of ``media`` (cams by index) on their sync, as edl.json."""
     shots = [Shot(Fraction(a), Fraction(b), cam)
              for a, b, cam in ((7, 15, 0), (15, 25, 1), (25, 40, 0), (40, 50, 2))]
+    sync = [load_sidecar(sidecar_path(m, sidecar_dir)) for m in media]
     write_edl_json(EditDecisions(inputs=media, shots=shots, audio_source=0, rate=Fraction(30),
+                                 deltas=[s.delta_seconds for s in sync],
+                                 drift_slopes=[s.drift_slope for s in sync],
                                  names=[p.stem for p in media]), edl)
 
 
@@ -52,7 +55,7 @@ def test_report_of_a_synced_shoot_with_an_edit(scenario, tmp_path):
     sc_dir.mkdir()
     assert sync_files(media[0], media[1:], sidecar_dir=sc_dir).ok
     edl = tmp_path / "edl.json"
-    write_edit(media, edl)
+    write_edit(media, edl, sc_dir)
     out = tmp_path / "report.html"
     res = CliRunner().invoke(main, ["report", *map(str, media), "--out", str(out),
                                     "--edl", str(edl), "--sidecar-dir", str(sc_dir), "-q"])
@@ -90,7 +93,7 @@ def test_without_speech_activity_the_edit_is_drawn_over_levels(scenario, tmp_pat
     folder, truth = scenario("basic")
     media = media_of(folder, truth)
     assert sync_files(media[0], media[1:], sidecar_dir=tmp_path).ok
-    write_edit(media, tmp_path / "edl.json")
+    write_edit(media, tmp_path / "edl.json", tmp_path)
     monkeypatch.setitem(sys.modules, "polysync.activity", None)
     shoot = make_report(media, tmp_path / "r.html", edl=tmp_path / "edl.json",
                         sidecar_dir=tmp_path)
