@@ -112,6 +112,26 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode() or "polysync"
 
 
+def _on_edl_grid(track: otio.schema.Track, rate: float) -> None:
+    """Put every item's source range on whole frames of the EDL's one rate, in place.
+
+    An angle shot at another rate (59.94 on a 25 fps timeline) starts between two frames of
+    the EDL's rate; the adapter would round its source in and out apart and the record side
+    apart from them (55 source frames against 56). Record boundaries are rounded from the
+    exact running time, each source in is rounded, and the source takes the record length."""
+    elapsed = otio.opentime.RationalTime(0, rate)
+    rec_in = 0
+    for item in track:
+        sr = item.source_range or item.available_range()
+        elapsed = elapsed + sr.duration
+        rec_out = round(elapsed.value_rescaled_to(rate))
+        start = round(sr.start_time.value_rescaled_to(rate))
+        item.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(start, rate),
+                                                    otio.opentime.RationalTime(rec_out - rec_in,
+                                                                               rate))
+        rec_in = rec_out
+
+
 def edl_text(tl: otio.schema.Timeline) -> str:
     """CMX 3600 of the Program track (or the first angle with picture), through OTIO's
     ``cmx_3600`` adapter: clean reel names, drop-frame timecode at 29.97/59.94."""
@@ -124,6 +144,7 @@ def edl_text(tl: otio.schema.Timeline) -> str:
     reels = reel_names([a["name"] for a in sorted(meta["angles"], key=lambda a: a["index"])])
     track = copy.deepcopy(track)
     track.enabled = True
+    _on_edl_grid(track, float(rate))
     for item in track:
         if isinstance(item, otio.schema.Clip):
             cam = (item.metadata.get("polysync") or {}).get("cam", 0)

@@ -60,6 +60,9 @@ def shoots(tmp_path_factory):
             elif name == "mixed":  # camera B at 25 fps in a 29.97 shoot
                 cache[name] = make_shoot(folder, Fraction(30000, 1001), "01:00:00;00",
                                          rate_b=Fraction(25))
+            elif name == "mixed5994":  # camera B at 59.94 fps in a 25 fps shoot
+                cache[name] = make_shoot(folder, Fraction(25), "10:00:00:00",
+                                         rate_b=Fraction(60000, 1001), seconds=20.0)
             elif name == "drift":  # 6 s of clocks drifting by 1%, camera B at 25 fps in 29.97
                 cache[name] = make_shoot(folder, Fraction(30000, 1001), None,
                                          rate_b=Fraction(25), sync=FAST_DRIFT, seconds=6.0)

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from polysync.cli import main
+from polysync.decisions import Shot, read_edl_json, write_edl_json
 from polysync.errors import EXIT_CORRUPT, EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CorruptFileError
 from polysync.export import export_timeline, reel_names
 from polysync.timeline import role_track
@@ -210,6 +211,16 @@ def test_mixed_rates_and_rate_override(shoots, tmp_path):
     shoot = shoots("mixed")
     export_all(tmp_path, shoot.files, "mixed")
     export_all(tmp_path, [shoot.edl], "mixed-edit")
+    # A 59.94 angle's shots start between two frames of a 25 fps EDL: a dozen shots of 1-2 s
+    # alternating with it (OTIO's writer mixing the two rates put a record-in a frame early).
+    dec = read_edl_json(shoots("mixed5994").edl)
+    t, dec.shots = 12, []
+    while t + 60 < 20 * 25 - 12:
+        n = 25 + (len(dec.shots) * 7) % 31
+        cam = len(dec.shots) % 2
+        dec.shots.append(Shot(F(t, 25), F(t + n, 25), cam, 1 - cam if t % 3 == 0 else None))
+        t += n
+    export_all(tmp_path, [write_edl_json(dec, tmp_path / "cut5994.edl.json")], "mixed5994")
     tl = export_timeline([shoot.edl], tmp_path / "cut25.fcpxml", rate="25")
     assert tl.metadata["polysync"]["rate"] == "25/1"
     check_fcpxml(tmp_path / "cut25.fcpxml", "1.10", tl)
@@ -345,6 +356,14 @@ def test_unreadable_timelines(copied, tmp_path):
     edl = tmp_path / "edl.json"
     edl.write_text('{"inputs": [], "edl": []}', encoding="utf-8")
     run_error([edl, "--out", tmp_path / "x.xml"], EXIT_CORRUPT, "corrupt edit list", str(edl))
+    # no shots; a frame rate that is none; offsets missing or one short (never taken as 0)
+    good = json.loads(write_edl_json(read_edl_json(copied[0] / "edl.json"), edl).read_text())
+    for change in ({"edl": []}, {"frame_rate": "abc"}, {"frame_rate": 0}, {"deltas": None},
+                   {"deltas": good["deltas"][:-1]}, {"drift_slopes": [0.0]}):
+        edl.write_text(json.dumps({k: v for k, v in {**good, **change}.items() if v is not None}),
+                       encoding="utf-8")
+        run_error([edl, "--out", tmp_path / "x.xml"], EXIT_CORRUPT, "corrupt edit list",
+                  str(edl))
     foreign = tmp_path / "foreign.otio"
     otio.adapters.write_to_file(otio.schema.Timeline(name="other"), str(foreign))
     run_error([foreign, "--out", tmp_path / "x.fcpxml"], EXIT_CORRUPT, "not a polysync timeline",
