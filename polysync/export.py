@@ -221,6 +221,9 @@ def _export(inputs, out, fmt, fcpxml_version, rate, sidecar_dir) -> None:
              "xml": "Premiere/FCP7 XML", "edl": "CMX 3600 EDL"}[kind]
     click.echo(f"wrote {out} ({label}: {len(meta['angles'])} angles, {what}, "
                f"{r:.3f} fps, {float(tl.duration().to_seconds()):.2f} s)")
+    if kind == "edl" and program is None and len(meta["angles"]) > 1:
+        click.echo("polysync: warning: a CMX 3600 EDL holds one track, so it has only the first "
+                   "angle with picture; the multicam needs .otio, .fcpxml or .xml", err=True)
 
 
 __all__ = ["export_timeline", "load_timeline", "render", "edl_text", "reel_names",

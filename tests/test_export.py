@@ -263,6 +263,8 @@ def test_cli_writes_each_format(shoots, tmp_path):
         result = runner.invoke(main, ["export", *map(str, shoot.files), "--out", str(out)])
         assert result.exit_code == 0, result.output
         assert out.exists() and "wrote" in result.output
+        # an EDL has one track: the user is told the multicam's other angles are not in it
+        assert ("holds one track" in result.output) == (suffix == "edl")
     result = runner.invoke(main, ["export", str(shoot.edl), "--out", str(tmp_path / "cut.fcpxml"),
                                   "--fcpxml-version", "1.8"])
     assert result.exit_code == 0, result.output
