@@ -778,13 +778,15 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     post = np.exp(score - score.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     best = score.argmax(axis=1)
-    # Camera mics in a live room: while two people talk at once, the windows go to one voice
-    # and then the other - the share of the speech windows around each that a talker wins.
-    spoken = present[frame_of].astype(np.float32)
-    span = 2 * int(round(prm.alternation_span / prm.hop)) + 1
-    wins = uniform_filter1d(np.eye(k, dtype=np.float32)[best] * spoken[:, None], span, axis=0,
-                            mode="nearest")
-    wins /= np.maximum(uniform_filter1d(spoken, span, mode="nearest"), 1e-6)[:, None]
+    wins = None
+    if not seeded and prm.alternation is not None:
+        # Camera mics in a live room: while two people talk at once, the windows go to one
+        # voice and then the other - the share of the speech windows around each a talker wins.
+        spoken = present[frame_of].astype(np.float32)
+        span = 2 * int(round(prm.alternation_span / prm.hop)) + 1
+        wins = uniform_filter1d(np.eye(k, dtype=np.float32)[best] * spoken[:, None], span,
+                                axis=0, mode="nearest")
+        wins /= np.maximum(uniform_filter1d(spoken, span, mode="nearest"), 1e-6)[:, None]
     posterior = np.zeros((k, n), dtype=np.float32)
     second = np.zeros((k, n), dtype=bool)
     delays = np.full((k, len(mics)), np.nan)
@@ -800,7 +802,7 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
         extra = resid >= max(2.5 * model.typical[mic], 3.0)
         if not seeded:  # levels are weak: a strong arrival pattern, or alternation, says it
             extra |= arr[:, own].max(axis=1) >= prm.secondary
-            if prm.alternation is not None:
+            if wins is not None:
                 extra |= wins[:, own].sum(axis=1) >= prm.alternation
         extra &= ~own[best]
         posterior[p] = np.interp(np.arange(n), frame_of, post[:, own].sum(axis=1))

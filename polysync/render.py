@@ -174,17 +174,9 @@ def _parse_cams(value: Optional[str]) -> Optional[list[int]]:
 
 
 def _parse_fps(value: Optional[str]) -> Optional[Fraction]:
-    if value is None:
-        return None
-    from .decisions import parse_rate
+    from .decisions import user_rate
 
-    try:
-        rate = parse_rate(value)
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        raise click.BadParameter(f"not a frame rate: {value!r}", param_hint="--fps") from None
-    if rate <= 0:
-        raise click.BadParameter("must be positive", param_hint="--fps")
-    return rate
+    return None if value is None else user_rate(value)
 
 
 def _common(fn):
