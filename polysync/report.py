@@ -35,7 +35,7 @@ import click
 import numpy as np
 
 from . import __version__
-from .errors import CorruptFileError, MediaError, PolysyncError, UsageError
+from .errors import CorruptFileError, PolysyncError, UsageError
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
@@ -439,18 +439,12 @@ def study_files(paths: Sequence[str | os.PathLike], sidecar_dir=None, jobs: Opti
 def _order(paths: list[Path], sidecar_dir) -> list[Path]:
     """The inputs with the reference first: the first file, unless its own sidecar names
     another of the inputs as its reference."""
-    from .sidecar import check_distinct_sidecars, load_sidecar, sidecar_path
+    from .sidecar import check_distinct_sidecars, check_inputs, load_sidecar, sidecar_path
 
     paths = [Path(p) for p in paths]
     if not paths:
         raise UsageError("give the files to report on (the reference first)")
-    seen = set()
-    for p in paths:
-        if not p.exists():
-            raise MediaError("file not found", p)
-        if p.resolve() in seen:
-            raise UsageError("the same file is given twice", p)
-        seen.add(p.resolve())
+    check_inputs(paths)
     check_distinct_sidecars(paths, sidecar_dir)
     try:
         sc = load_sidecar(sidecar_path(paths[0], sidecar_dir))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import __version__
-from .errors import CorruptFileError, UsageError
+from .errors import CorruptFileError, MediaError, UsageError
 from .fsutil import atomic_write_text
 
 SCHEMA_VERSION = 1
@@ -39,6 +39,17 @@ def sidecar_path(media: str | os.PathLike, sidecar_dir: str | os.PathLike | None
     media = Path(media)
     folder = Path(sidecar_dir) if sidecar_dir is not None else media.parent
     return folder / (media.name + SUFFIX)
+
+
+def check_inputs(media: list[Path]) -> None:
+    """Raise :class:`MediaError` for a missing file, :class:`UsageError` for one given twice."""
+    seen = set()
+    for p in media:
+        if not p.exists():
+            raise MediaError("file not found", p)
+        if p.resolve() in seen:
+            raise UsageError("the same file is given twice", p)
+        seen.add(p.resolve())
 
 
 def check_distinct_sidecars(media: list[Path], sidecar_dir: str | os.PathLike | None) -> None:

@@ -21,8 +21,8 @@ from .core import check_result
 from .errors import MediaError, PolysyncError, SyncRefused, UsageError
 from .fsutil import check_writable_dir
 from .media import FINE_RATE, MediaInfo, decode_audio, decode_channel, decode_spans
-from .sidecar import (Sidecar, check_distinct_sidecars, load_sidecar, media_info_dict,
-                      save_sidecar, sidecar_path, withdraw_sidecar)
+from .sidecar import (Sidecar, check_distinct_sidecars, check_inputs, load_sidecar,
+                      media_info_dict, save_sidecar, sidecar_path, withdraw_sidecar)
 from .workers import pool_context
 
 ProgressFn = Callable[[str, float], None]
@@ -579,14 +579,7 @@ def sync_files(reference: str | os.PathLike, sources: Sequence[str | os.PathLike
     src_paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
     if not src_paths:
         raise UsageError("give at least one source to sync to the reference")
-    seen = set()
-    for p in [ref_path, *src_paths]:
-        if not p.exists():
-            raise MediaError("file not found", p)
-        key = p.resolve()
-        if key in seen:
-            raise UsageError("the same file is given twice", p)
-        seen.add(key)
+    check_inputs([ref_path, *src_paths])
     if write:
         check_distinct_sidecars([ref_path, *src_paths], sidecar_dir)
         for folder in {sidecar_path(p, sidecar_dir).parent for p in [ref_path, *src_paths]}:
