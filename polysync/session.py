@@ -90,9 +90,11 @@ def load_angles(paths: Sequence[str | os.PathLike], sidecar_dir: str | os.PathLi
                          overlap_in_reference=(0.0, info.duration),
                          overlap_in_source=(0.0, info.duration))
         angles.append(Angle(index=i, path=p, info=info, sidecar=sc, name=angle_name(p, taken)))
-    refs = {a.sidecar.reference for a in angles}
-    if len(refs) > 1:
-        raise CorruptFileError("the inputs were synced to different references ("
-                               + ", ".join(sorted(refs)) + "): sync them to one reference",
-                               angles[0].path)
+    refs = [a.sidecar.reference for a in angles]
+    common = max(refs, key=refs.count)  # ties: the first input's
+    odd = next((a for a in angles if a.sidecar.reference != common), None)
+    if odd is not None:
+        raise CorruptFileError(f"synced to {odd.sidecar.reference}, the other inputs to "
+                               f"{common}: sync them to one reference",
+                               sidecar_path(odd.path, sidecar_dir))
     return angles

@@ -311,6 +311,16 @@ def copied(shoots, tmp_path):
     return dest, [dest / p.name for p in shoot.files]
 
 
+def test_inputs_synced_to_another_reference(copied, tmp_path):
+    folder, files = copied
+    odd = folder / (files[2].name + ".sync.json")
+    sc = json.loads(odd.read_text())
+    odd.write_text(json.dumps({**sc, "reference": "elsewhere.mp4"}), encoding="utf-8")
+    # the one that differs is named, with both references
+    run_error([*files, "--out", tmp_path / "x.otio"], EXIT_CORRUPT, f"{odd}: synced to "
+              f"elsewhere.mp4, the other inputs to {sc['reference']}")
+
+
 def test_missing_sidecar(copied, tmp_path):
     folder, files = copied
     (folder / (files[1].name + ".sync.json")).unlink()
