@@ -49,18 +49,13 @@ from .align import (_AGREE_TOL, _FINE_MARGIN, CONFIDENCE_REQUIRED, MIN_OVERLAP, 
 from .channels import Candidate
 from .errors import CorruptFileError, MediaError, PolysyncError, SyncRefused, UsageError
 from .fsutil import atomic_write_text, check_writable_dir
-from .media import MediaInfo, probe
+from .media import MEDIA_SUFFIXES, MediaInfo, probe
 from .session import Angle, angle_name
 from .sidecar import (Sidecar, check_distinct_sidecars, check_fresh, load_sidecar,
                       media_info_dict, save_sidecar, sidecar_path, withdraw_sidecar)
 from .sync import (FileAnalysis, ProgressFn, _relpath, align_files, decode_stream,
                    drop_pages,
                    reference_sidecar)
-
-MEDIA_SUFFIXES = frozenset(
-    "mp4 m4v mov qt mxf mts m2ts ts avi mkv mka webm wmv flv 3gp 3g2 mpg mpeg dv "
-    "wav bwf w64 rf64 aif aiff aifc caf m4a mp3 aac ac3 flac ogg oga opus wma".split())
-"""File suffixes (lower case, no dot) a folder scan treats as media."""
 
 SESSION_NAME = "polysync-session.json"
 SESSION_KIND = "polysync-session"

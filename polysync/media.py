@@ -22,6 +22,12 @@ import numpy as np
 
 from .errors import MediaError
 
+MEDIA_SUFFIXES = frozenset(
+    "mp4 m4v mov qt mxf mts m2ts ts avi mkv mka webm wmv flv 3gp 3g2 mpg mpeg dv "
+    "wav bwf w64 rf64 aif aiff aifc caf m4a mp3 aac ac3 flac ogg oga opus wma".split())
+"""File suffixes (lower case, no dot) treated as media: what a folder scan picks, what is not
+an edit list or timeline."""
+
 ANALYSIS_RATE = 4000
 """Sample rate (Hz) of the arrays the correlation core works on."""
 

@@ -37,9 +37,11 @@ ProgressFn = Callable[[float, float], None]
 """Called with (fraction done 0..1, speed as a multiple of real time)."""
 
 
-def run_ffmpeg(cmd: list[str], duration: float, progress: Optional[ProgressFn] = None) -> None:
+def run_ffmpeg(cmd: list[str], duration: float, progress: Optional[ProgressFn] = None,
+               out: object = None) -> None:
     """Run ffmpeg, reporting its ``-progress pipe:1`` output; raise :class:`ExternalToolError`
-    with the tail of its messages when it fails. ``duration``: output length, seconds."""
+    naming ``out`` (the output) with the tail of its messages when it fails. ``duration``:
+    output length, seconds."""
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace")
@@ -78,7 +80,7 @@ def run_ffmpeg(cmd: list[str], duration: float, progress: Optional[ProgressFn] =
     reader.join(timeout=5)
     if code != 0:
         message = " | ".join(list(tail)[-3:]) or f"exit status {code}"
-        raise ExternalToolError(f"ffmpeg failed: {message}")
+        raise ExternalToolError(f"ffmpeg failed: {message}", out)
 
 
 def render_plan_to(plan: RenderPlan, out: str | os.PathLike, opts: RenderOptions,
@@ -101,7 +103,7 @@ def render_plan_to(plan: RenderPlan, out: str | os.PathLike, opts: RenderOptions
             cmd = build_command(plan, opts, ffmpeg, part, output_format(out), work)
             if show_command is not None:
                 show_command(shlex.join(cmd))
-            run_ffmpeg(cmd, float(plan.duration), progress)
+            run_ffmpeg(cmd, float(plan.duration), progress, out)
     return out
 
 
@@ -163,6 +165,17 @@ def _parse_rotate(values) -> dict[int, int]:
     return out
 
 
+def _check_angles(opts: RenderOptions, n: int) -> None:
+    """--rotate and --audio-cams must name angles of the timeline (0..n-1)."""
+    for cam in opts.rotate:
+        if not 0 <= cam < n:
+            raise UsageError(f"--rotate {cam}:{opts.rotate[cam]}: the timeline's angles are "
+                             f"0..{n - 1}")
+    for cam in opts.audio_cams or ():
+        if not 0 <= cam < n:
+            raise UsageError(f"--audio-cams {cam}: the timeline's angles are 0..{n - 1}")
+
+
 def _parse_cams(value: Optional[str]) -> Optional[list[int]]:
     if value is None:
         return None
@@ -219,7 +232,7 @@ def _common(fn):
 
 
 def _run(edl, out, pip, kw) -> None:
-    from .timeline import timeline_from_file
+    from .timeline import timeline_from_file, timeline_meta
 
     if Path(out).suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"the preview is written as {', '.join(VIDEO_SUFFIXES)}", out)
@@ -235,6 +248,7 @@ def _run(edl, out, pip, kw) -> None:
         audio_cams=_parse_cams(kw["audio_cams"]))
     opts.check()
     tl = timeline_from_file(edl)
+    _check_angles(opts, len(timeline_meta(tl, edl)["angles"]))
     plan = plan_from_timeline(tl, rate=opts.rate, pip=pip, pip_pick=kw.get("pip_pick") or "next",
                               start=kw["start"], duration=kw["duration"])
     for w in plan.warnings:

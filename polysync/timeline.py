@@ -51,7 +51,7 @@ import opentimelineio as otio
 from . import __version__
 from .decisions import EditDecisions, Shot, parse_rate, read_edl_json
 from .errors import CorruptFileError, UsageError
-from .media import probe
+from .media import MEDIA_SUFFIXES, probe
 from .session import Angle, angle_name
 from .sidecar import Sidecar
 
@@ -624,6 +624,9 @@ def timeline_from_file(path: str | os.PathLike, rate=None,
     otherwise returned as read. Raises :class:`CorruptFileError` for unreadable files.
     """
     path = Path(path)
+    if path.suffix.lower().lstrip(".") in MEDIA_SUFFIXES:
+        raise UsageError("a media file, not an edit: give the edl.json or .otio that "
+                         "'polysync edit' wrote", path)
     if path.suffix.lower() == ".json":
         dec = read_edl_json(path)
         return build_timeline(angles_from_decisions(dec), dec, rate=rate, name=name or path.stem)

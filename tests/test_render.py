@@ -359,10 +359,14 @@ def test_cli_renders_edl_json_and_fails_cleanly(shoot, tmp_path):
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["render-cuts", str(edl), "--out", str(out), "--log", "hlg"])
     assert res.exit_code == 2 and "unknown --log" in res.output
-    for bad_opt in (["--fps", "abc"], ["--fps", "0"], ["--out", str(tmp_path / "final.avi")]):
+    for bad_opt in (["--fps", "abc"], ["--fps", "0"], ["--out", str(tmp_path / "final.avi")],
+                    ["--rotate", "9:90"], ["--duck-audio", "--audio-cams", "0,9"]):
         res = CliRunner().invoke(main, ["render-cuts", str(edl), "--out", str(out), *bad_opt])
         assert res.exit_code == 2 and "internal error" not in res.output, res.output
     assert not (tmp_path / "final.avi").exists()
+    # a camera file where the edit should be: a usage error naming it, not a JSON parse error
+    res = CliRunner().invoke(main, ["render-cuts", str(paths[0]), "--out", str(out)])
+    assert res.exit_code == 2 and f"{paths[0]}: a media file, not an edit" in res.output
     # A failing ffmpeg run: exit 6, one line with ffmpeg's reason, nothing left behind.
     before = sorted(os.listdir(tmp_path))
     bad = tmp_path / "bad.mp4"
@@ -370,7 +374,7 @@ def test_cli_renders_edl_json_and_fails_cleanly(shoot, tmp_path):
                                     "--encoder", "no_such_encoder", "-q"])
     assert res.exit_code == 6
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("polysync: error: ffmpeg failed:")
+    assert len(lines) == 1 and lines[0].startswith(f"polysync: error: {bad}: ffmpeg failed:")
     assert "no_such_encoder" in lines[0] or "encoder" in lines[0].lower()
     assert sorted(os.listdir(tmp_path)) == before
     with pytest.raises(ExternalToolError):
