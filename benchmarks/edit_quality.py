@@ -8,6 +8,8 @@ scratch folder; the cached media stay untouched), then cuts them four ways:
 * ``lavs``    the director, ``--speaker NAME=lav_NAME.wav:ANGLE`` for everyone;
 * ``cams``    the director with camera sound only (each camera's own audio stands for the
               person it frames - the default without ``--speaker``);
+* ``onelav``  the director with a lavalier for the first person only (``--speaker`` once):
+              the other angles are heard by their own sound;
 * ``greedy``  the original's greedy rule (per-second level minus the others' mean; min/max
               dwell 8/15 s, its CLI defaults) on the camera sound;
 * ``greedy2`` the same rule at min/max 2/12 s.
@@ -194,11 +196,12 @@ def run_set(name: str, seed: int, work: Path) -> list[dict]:
     speakers = [f"{p}={folder / lavs[p]}:{angle_of[p]}" for p in angle_of]
     rows = []
     runs = [("lavs", dict(speakers=speakers), 2.0), ("cams", {}, 2.0),
+            ("onelav", dict(speakers=speakers[:1]), 2.0),
             ("greedy", dict(mode="greedy", rules=DirectorRules(min_shot=8, max_shot=15)), 8.0),
             ("greedy2", dict(mode="greedy"), 2.0)]
     for label, kw, min_shot in runs:
         kw.setdefault("rules", DirectorRules(min_shot=min_shot))
-        out = build_edit(inputs, wide=wide if label in ("lavs", "cams") else None,
+        out = build_edit(inputs, wide=wide if label in ("lavs", "cams", "onelav") else None,
                          sidecar_dir=scratch, report=True, **kw)
         s = score(out.decisions, truth, angle_files, min_shot)
         s.update(scenario=name, seed=seed, run=label, edit_s=out.edit_seconds,

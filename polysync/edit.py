@@ -9,8 +9,9 @@ written as the original's ``edl.json`` or, through :mod:`polysync.timeline` and
 
 People: ``--speaker NAME=MIC[:ANGLE]`` ties a person to the recording that hears them best (a
 lavalier file, a recorder track ``REC.wav#N`` = audio stream N counted from 0, ``#N.C`` =
-channel C of it, or a camera's own audio) and to the angle that frames them. Without
-``--speaker``, each angle other than the wide stands for one person heard by its own audio.
+channel C of it, or a camera's own audio) and to the angle that frames them. Each angle that
+no ``--speaker`` names, other than the wide, stands for one person heard by its own audio (so
+one lavalier for one guest leaves the others followed by their cameras' sound).
 """
 
 from __future__ import annotations
@@ -211,13 +212,14 @@ def gather_cast(angles: Sequence[Angle], speakers: Sequence[SpeakerSpec], wide: 
                                     else None)
         if len(set(names)) != len(names):
             raise UsageError("--speaker: each person needs a name of their own")
-    else:
-        for a, m in zip(angles, angle_mic):
-            if a.index == wide or m is None:
-                continue
-            names.append(a.name)
-            person_mic.append(m)
-            person_angle.append(a.index)
+    # an angle no --speaker names stands for the person it frames, heard by its own sound
+    # (unless that sound is already someone's mic)
+    for a, m in zip(angles, angle_mic):
+        if a.index == wide or m is None or a.index in person_angle or m in person_mic:
+            continue
+        names.append(a.name if a.name not in names else f"{a.name} ({a.index})")
+        person_mic.append(m)
+        person_angle.append(a.index)
     if not names:
         raise UsageError("nobody to follow: give --speaker NAME=MIC[:ANGLE], or angles with "
                          "sound other than the wide")

@@ -74,6 +74,22 @@ def test_edit_writes_the_originals_edl_json(synced, tmp_path):
     assert speaker_share(dec, truth) >= 0.85
 
 
+def test_an_angle_no_speaker_names_follows_its_own_sound(synced, tmp_path):
+    """One lavalier for Ann: Bob, on cam_b, is still followed, by cam_b's own sound."""
+    folder, sidecars, truth = synced
+    out = tmp_path / "edl.json"
+    res = run("edit", folder / "cam_a.mp4", folder / "cam_b.mp4",
+              "--speaker", f"ann={folder / 'lav_ann.wav'}:cam_a.mp4",
+              "--out", out, "--sidecar-dir", sidecars)
+    assert res.exit_code == 0, res.output
+    frames = {ln.split()[1]: ln.split()[2] for ln in res.stdout.splitlines()
+              if ln.split() and ln.split()[0] in ("cam0", "cam1")}
+    assert frames == {"cam_a.mp4": "ann", "cam_b.mp4": "cam_b"}
+    share = speaker_share(read_edl_json(out), truth)
+    print(f"speaker on screen with one lavalier: {share:.1%}")
+    assert share >= 0.85
+
+
 def test_the_originals_options_still_work(synced, tmp_path):
     folder, sidecars, truth = synced
     out = tmp_path / "edl.json"
