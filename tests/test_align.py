@@ -305,3 +305,22 @@ def test_far_mic_windows_find_the_direct_sound_not_the_room():
                 found.append(m is not None and abs(m.t_ref - m.t_src + delay) < 0.001)
     assert np.mean(hits[FINE_BETA]) >= 0.9
     assert np.mean(hits[0.75]) < 0.75  # the reason FINE_BETA is 1
+
+
+@pytest.mark.parametrize("offset, taken", [(0.032, True), (0.020, False)])
+def test_an_excerpts_dominant_line_beyond_the_narrow_search_is_taken_first(offset, taken):
+    """8 of 9 windows searched +-60 ms on a line 32 ms from the envelope's: windows searched
+    +-30 ms cannot see it, so it is taken before them; 20 ms away they can, and it is left
+    to them (adopt_waveform)."""
+    from polysync.sync import beyond_reach
+
+    rng = np.random.default_rng(7)
+    meas = _reverberant_windows(rng, direct=offset, reflection=0.0, n_direct=8, n_reflect=0,
+                                n_noise=1, slope=0.0)
+    res = _analysis_rate_result(delta=0.0, envelope_delta=0.0, slope=0.0)
+    new = beyond_reach(res, meas, 3e-4, ((0.0, 200.0), (0.0, 200.0)))
+    if taken:
+        assert new is not None and new.wide_band
+        assert new.delta_seconds == pytest.approx(offset, abs=3e-4)
+    else:
+        assert new is None
