@@ -441,7 +441,8 @@ def write_decisions(dec: EditDecisions, angles: Sequence[Angle], out: str | os.P
 @click.option("--speaker", "speakers", multiple=True, metavar="NAME=MIC[:ANGLE]",
               help="A person: the recording that hears them best (file, REC.wav#N for audio "
                    "stream N from 0, #N.C for channel C) and the angle that frames them. "
-                   "Repeatable. Default: each angle's own sound stands for the person it frames.")
+                   "Repeatable. An angle no --speaker names (other than the wide) stands for the "
+                   "person it frames, heard by its own sound.")
 @click.option("--wide", metavar="ANGLE", help="The wide angle: crosstalk, long silence, the "
                                                "opening and breaks in long monologues.")
 @click.option("--min-shot", "--min-dwell", "min_shot", type=float, default=2.0,
