@@ -29,7 +29,7 @@ import click
 from .errors import ExternalToolError, UsageError
 from .fsutil import atomic_path
 from .media import find_ffmpeg
-from .render_graph import (CORNERS, VIDEO_SUFFIXES, RenderOptions, build_command,
+from .render_graph import (CORNERS, RenderOptions, build_command,
                            output_format, slog3_to_rec709_lut)
 from .render_plan import PIP_PICKS, RenderPlan, plan_from_timeline
 
@@ -92,6 +92,7 @@ def render_plan_to(plan: RenderPlan, out: str | os.PathLike, opts: RenderOptions
     Raises :class:`ExternalToolError` when ffmpeg fails; nothing is left at ``out`` then.
     """
     out = Path(out)
+    fmt = output_format(out)
     ffmpeg = find_ffmpeg()
     with tempfile.TemporaryDirectory(prefix="polysync-render-") as tmp:
         work = Path(tmp)
@@ -100,7 +101,7 @@ def render_plan_to(plan: RenderPlan, out: str | os.PathLike, opts: RenderOptions
                 raise UsageError(f"unknown --log {log!r} (known: slog3)")
             opts.lut = slog3_to_rec709_lut(work / "slog3_709.cube")
         with atomic_path(out) as part:
-            cmd = build_command(plan, opts, ffmpeg, part, output_format(out), work)
+            cmd = build_command(plan, opts, ffmpeg, part, fmt, work)
             if show_command is not None:
                 show_command(shlex.join(cmd))
             run_ffmpeg(cmd, float(plan.duration), progress, out)
@@ -234,8 +235,7 @@ def _common(fn):
 def _run(edl, out, pip, kw) -> None:
     from .timeline import timeline_from_file, timeline_meta
 
-    if Path(out).suffix.lower() not in VIDEO_SUFFIXES:
-        raise UsageError(f"the preview is written as {', '.join(VIDEO_SUFFIXES)}", out)
+    output_format(Path(out))  # a bad name fails before the timeline is read
 
     opts = RenderOptions(
         width=kw["width"], height=kw["height"], rate=_parse_fps(kw["fps"]),

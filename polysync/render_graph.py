@@ -559,8 +559,12 @@ VIDEO_SUFFIXES = tuple(_MUXERS)
 
 
 def output_format(path: Path) -> str:
-    """ffmpeg muxer for the output name (the temporary file has another suffix)."""
-    return _MUXERS.get(path.suffix.lower(), "mp4")
+    """ffmpeg muxer for the output name (the temporary file has another suffix);
+    :class:`UsageError` for a name that is not one of :data:`VIDEO_SUFFIXES`."""
+    fmt = _MUXERS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"the preview is written as {', '.join(VIDEO_SUFFIXES)}", path)
+    return fmt
 
 
 def build_command(plan: RenderPlan, opts: RenderOptions, ffmpeg: str, out: Path, fmt: str,

@@ -31,7 +31,7 @@ from scipy.signal import butter, correlate, sosfilt
 
 from polysync.cli import main
 from polysync.decisions import EditDecisions, Shot, write_edl_json
-from polysync.errors import ExternalToolError
+from polysync.errors import ExternalToolError, UsageError
 from polysync.media import find_ffmpeg
 from polysync.render import render
 from polysync.render_graph import GraphBuilder, RenderOptions, write_concat_list
@@ -380,6 +380,9 @@ def test_cli_renders_edl_json_and_fails_cleanly(shoot, tmp_path):
     with pytest.raises(ExternalToolError):
         render(edl, bad, RenderOptions(encoder="no_such_encoder"))
     assert not bad.exists()
+    with pytest.raises(UsageError):  # the library refuses a name it would not write as named
+        render(edl, tmp_path / "final.avi")
+    assert not (tmp_path / "final.avi").exists()
 
 
 def test_each_shot_is_read_from_its_in_point(shoot, tmp_path):
