@@ -192,12 +192,10 @@ def fine_measures_at(ref: FileAnalysis, rc: Candidate, src: FileAnalysis, sc: Ca
     return out
 
 
-def beyond_reach(res: SyncResult, wide: list[WindowMeasure], slope_tol: float,
-                 ranges: tuple[tuple[float, float], tuple[float, float]]
-                 ) -> Optional[SyncResult]:
-    """The line most of the windows searched within +-:data:`FINE_SEARCH` gather on
-    (:func:`polysync.align.adopt_dominant`), when it lies beyond :data:`FINE_MARGIN` of the
-    line of ``res``; else None.
+def beyond_reach(res: SyncResult, new: SyncResult) -> bool:
+    """Whether ``new`` (the line most windows searched within +-:data:`FINE_SEARCH` gather on,
+    :func:`polysync.align.adopt_dominant`) lies beyond :data:`FINE_MARGIN` of the line of
+    ``res``, mid-overlap.
 
     The windows searched within +-:data:`FINE_MARGIN` cannot see such a line: each returns
     the strongest peak left inside its search instead, typically a reflection of the same
@@ -205,14 +203,11 @@ def beyond_reach(res: SyncResult, wide: list[WindowMeasure], slope_tol: float,
     their own (``benchmarks/hard_cases.py``: 8 of 9 windows 8 ms from the sound's line, whose
     peaks, twice as strong, lay 2 ms beyond the edge).
     """
-    new = adopt_dominant(res, wide, FINE_SEARCH, slope_tol, *ranges)
-    if new is None:
-        return None
     a, b = res.overlap_in_source
     mid = 0.5 * (a + b)
     shift = (new.delta_seconds + new.drift_slope * mid
              - (res.delta_seconds + res.drift_slope * mid))
-    return new if abs(shift) > FINE_MARGIN else None
+    return abs(shift) > FINE_MARGIN
 
 
 def refine(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment) -> PairAlignment:
@@ -241,11 +236,13 @@ def refine(ref: FileAnalysis, src: FileAnalysis, pa: PairAlignment) -> PairAlign
                                     parity=0, margins=(FINE_MARGIN, FINE_SEARCH)[:1 + excerpt])
     rc, sc = pa.ref_candidate, pa.src_candidate
     ranges = (rc.t0, rc.t0 + rc.duration), (sc.t0, sc.t0 + sc.duration)
-    new = beyond_reach(res, found[0], slope_tol(res), ranges) if excerpt else None
+    dominant = (adopt_dominant(res, found[0], FINE_SEARCH, slope_tol(res), *ranges)
+                if excerpt else None)
+    new = dominant if dominant is not None and beyond_reach(res, dominant) else None
     if new is None:
         new = adopt_waveform(res, meas, FINE_MARGIN, slope_tol(res), *ranges)
-    if new is None and excerpt:
-        new = adopt_dominant(res, found[0], FINE_SEARCH, slope_tol(res), *ranges)
+    if new is None:
+        new = dominant
     if new is None:
         res = unconfirmed(res, meas, FINE_MARGIN, *ranges) or res
         new = adopt_drift(res, meas, FINE_MARGIN, slope_tol(res)) or res

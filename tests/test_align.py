@@ -312,13 +312,15 @@ def test_an_excerpts_dominant_line_beyond_the_narrow_search_is_taken_first(offse
     """8 of 9 windows searched +-60 ms on a line 32 ms from the envelope's: windows searched
     +-30 ms cannot see it, so it is taken before them; 20 ms away they can, and it is left
     to them (adopt_waveform)."""
-    from polysync.sync import beyond_reach
+    from polysync.align import adopt_dominant
+    from polysync.sync import FINE_SEARCH, beyond_reach
 
     rng = np.random.default_rng(7)
     meas = _reverberant_windows(rng, direct=offset, reflection=0.0, n_direct=8, n_reflect=0,
                                 n_noise=1, slope=0.0)
     res = _analysis_rate_result(delta=0.0, envelope_delta=0.0, slope=0.0)
-    new = beyond_reach(res, meas, 3e-4, ((0.0, 200.0), (0.0, 200.0)))
+    new = adopt_dominant(res, meas, FINE_SEARCH, 3e-4, (0.0, 200.0), (0.0, 200.0))
+    new = new if new is not None and beyond_reach(res, new) else None
     if taken:
         assert new is not None and new.wide_band
         assert new.delta_seconds == pytest.approx(offset, abs=3e-4)
