@@ -201,7 +201,7 @@ def run_set(name: str, seed: int, work: Path) -> list[dict]:
             ("greedy2", dict(mode="greedy"), 2.0)]
     for label, kw, min_shot in runs:
         kw.setdefault("rules", DirectorRules(min_shot=min_shot))
-        out = build_edit(inputs, wide=wide if label in ("lavs", "cams", "onelav") else None,
+        out = build_edit(inputs, wide=None if kw.get("mode") == "greedy" else wide,
                          sidecar_dir=scratch, report=True, **kw)
         s = score(out.decisions, truth, angle_files, min_shot)
         s.update(scenario=name, seed=seed, run=label, edit_s=out.edit_seconds,
