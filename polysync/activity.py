@@ -370,16 +370,16 @@ def find_talkers(cc: np.ndarray, okp: np.ndarray, k: int, m: int, iterations: in
     return arrival, weights
 
 
-def relative_arrivals(arrival: np.ndarray, weights: np.ndarray, sweeps: int = 20) -> np.ndarray:
+def relative_arrivals(arrival: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(K, M) how much later (samples) each talker reaches each mic than the talker's own
     emission time and the mic's own clock explain, shrunk towards 0 where unreliable.
 
-    ``arrival[c, m] = e_c + s_m + r[c, m]`` is fitted by weighted least squares (alternating),
-    each entry weighed by the reliability of the pairs through mic m for talker c
-    (``weights``: (K, pairs)). ``s_m`` takes up each recording's offset from the others: sync
-    puts a recording on the line of the voices it heard, a ms or two from its neighbours' (the
-    talkers' different paths), the same for every talker at that mic. ``r`` is what tells
-    whose mic is whose.
+    ``arrival[c, m] = e_c + s_m + r[c, m]`` is fitted by weighted least squares (solved
+    exactly, the ``s_m`` summing to 0), each entry weighed by the reliability of the pairs
+    through mic m for talker c (``weights``: (K, pairs)). ``s_m`` takes up each recording's
+    offset from the others: sync puts a recording on the line of the voices it heard, a ms or
+    two from its neighbours' (the talkers' different paths), the same for every talker at that
+    mic, so the result does not change with it. ``r`` is what tells whose mic is whose.
     """
     k_count, m_count = arrival.shape
     index = {pq: k for k, pq in enumerate(mic_pairs(m_count))}
@@ -389,15 +389,19 @@ def relative_arrivals(arrival: np.ndarray, weights: np.ndarray, sweeps: int = 20
             if j != m:
                 w[:, m] += weights[:, index[(min(m, j), max(m, j))]]
     a = arrival.astype(float)
-    e = np.zeros(k_count)
-    s = np.zeros(m_count)
     if k_count >= 2:
-        for _ in range(sweeps):
-            e = ((a - s) * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-9)
-            s = ((a - e[:, None]) * w).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-9)
-            s -= s.mean()
+        design = np.zeros((k_count * m_count + 1, k_count + m_count))
+        rows = np.arange(k_count * m_count)
+        root = np.sqrt(w).ravel()
+        design[rows, np.repeat(np.arange(k_count), m_count)] = root
+        design[rows, k_count + np.tile(np.arange(m_count), k_count)] = root
+        design[-1, k_count:] = 1.0  # the mics' offsets sum to 0
+        rhs = np.concatenate([(a * np.sqrt(w)).ravel(), [0.0]])
+        sol = np.linalg.lstsq(design, rhs, rcond=None)[0]
+        e, s = sol[:k_count], sol[k_count:]
     else:
         e = (a * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-9)
+        s = np.zeros(m_count)
     return (a - e[:, None] - s[None, :]) * w / (w + 1.0)
 
 
@@ -420,31 +424,58 @@ def twin_groups(arrival: np.ndarray, rate: int) -> np.ndarray:
     return group
 
 
+VACANCY_MS = 0.5
+"""What leaving a person without a talker costs, in ms of lead at their mic (see
+:func:`assign_persons`). The model learns one talker per person; when someone hardly speaks,
+their place is taken by a part of another voice (a half of it, a reflection), which is heard
+best at that voice's own mic. Taking the quiet person's place makes it theirs; joining the
+person it is heard best at costs this much."""
+
+
 def assign_persons(arrival: np.ndarray, weights: np.ndarray, level_sig: np.ndarray,
                    person_mics: Sequence[int], rate: int,
-                   groups: Optional[np.ndarray] = None) -> np.ndarray:
+                   groups: Optional[np.ndarray] = None, vacancy_ms: float = VACANCY_MS
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Talker index of each person: the talker heard earliest and loudest on their mic.
 
     ``arrival``: (K, M) samples; ``weights``: (K, pairs) pair reliability; ``level_sig``:
     (K, M) dB relative to the mics' mean. Arrivals are compared as
     :func:`relative_arrivals` (each recording's own offset taken out), levels between talkers
-    at the same mic (each mic's gain taken out). ``groups`` (K,) (:func:`twin_groups`): the
-    talkers of one group go to one person together, scored by their mean, and the person gets
-    the group's first talker. Returns (P,) int, -1 for a person left without a talker. 1 ms of
-    lead counts as much as 6 dB of level.
+    at the same mic (each mic's gain taken out); 1 ms of lead counts as much as 6 dB of level.
+    ``groups`` (K,) (:func:`twin_groups`): the talkers of one group go to one person together,
+    scored by their mean, and the person gets the group's first talker.
+
+    Each person gets at most one group, the one that fits best over all (an optimal
+    assignment); a group may instead join the person it fits best, who then holds two groups,
+    leaving a person without a talker at a cost of ``vacancy_ms``. Returns (P,) int, the
+    talker of each person (-1: none), and (K,) the group of each talker after such joins.
     """
     lead = -relative_arrivals(arrival, weights) / rate
     level = np.nan_to_num(np.asarray(level_sig, dtype=float))
     if level.shape[0] >= 2:
         level = level - level.mean(axis=0, keepdims=True)
     score = np.array([lead[:, m] * 1000.0 + level[:, m] / 6.0 for m in person_mics])
-    heads = np.arange(len(arrival)) if groups is None else np.unique(groups)
-    if groups is not None:
-        score = np.stack([score[:, groups == g].mean(axis=1) for g in heads], axis=1)
-    rows, cols = linear_sum_assignment(-score)
-    out = np.full(len(person_mics), -1, dtype=np.int64)
-    out[rows] = heads[cols]
-    return out
+    groups = np.arange(len(arrival)) if groups is None else np.asarray(groups).copy()
+    heads = np.unique(groups)
+    score = np.stack([score[:, groups == g].mean(axis=1) for g in heads], axis=1)  # (P, H)
+    n_p, n_h = score.shape
+    # columns: the persons, then one "join your best person" column per group
+    table = np.full((n_h, n_p + n_h), -1e9)
+    table[:, :n_p] = score.T
+    table[np.arange(n_h), n_p + np.arange(n_h)] = score.max(axis=0) - vacancy_ms
+    rows, cols = linear_sum_assignment(-table)
+    out = np.full(n_p, -1, dtype=np.int64)
+    own = rows[cols < n_p]
+    out[cols[cols < n_p]] = heads[own]
+    for h in rows[cols >= n_p]:
+        best = int(np.argmax(score[:, h]))
+        if out[best] < 0:  # only with no cost: the place is free, so it is theirs
+            out[best] = heads[h]
+        else:
+            groups[groups == heads[h]] = out[best]
+    first = {int(g): int(np.flatnonzero(groups == g)[0]) for g in np.unique(groups)}
+    groups = np.array([first[int(g)] for g in groups])  # which half holds the place is moot
+    return np.array([first[int(t)] if t >= 0 else -1 for t in out], dtype=np.int64), groups
 
 
 # ----------------------------------------------------------------------------- smoothing
@@ -772,9 +803,9 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     if seeded:
         talker = np.arange(k)
     else:
-        groups = twin_groups(model.arrival, mics[0].rate)
-        talker = assign_persons(model.arrival, model.weights, model.level, person_mics,
-                                mics[0].rate, groups)
+        talker, groups = assign_persons(model.arrival, model.weights, model.level,
+                                        person_mics, mics[0].rate,
+                                        twin_groups(model.arrival, mics[0].rate))
     post = np.exp(score - score.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     best = score.argmax(axis=1)

@@ -216,7 +216,8 @@ def test_two_people_talking_at_once_are_both_heard_by_cameras(scenario):
 
 def _table(rng, k: int, rate: int):
     """A room with ``k`` people at least 1 m apart, each with a camera 0.7-1.3 m in front of
-    them (nearer to them than to anyone else); arrivals (samples) with window jitter, levels
+    them (nearer to them than to anyone else by 0.3 m or more, as the fixtures place a
+    camera: the person it frames is clearly the one it hears first); arrivals (samples) with window jitter, levels
     with each camera's own gain (+-6 dB), and pair reliabilities from nearly none to clear.
     Returns (arrival, weights, level) with talker k = person k."""
     while True:
@@ -225,8 +226,8 @@ def _table(rng, k: int, rate: int):
         cams = people + np.stack([np.cos(ang), np.sin(ang)], 1) * rng.uniform(0.7, 1.3, (k, 1))
         dist = np.linalg.norm(people[:, None, :] - cams[None, :, :], axis=2)
         apart = np.linalg.norm(people[:, None, :] - people[None, :, :], axis=2)
-        if (apart + np.eye(k) * 9).min() > 1.0 and all(np.argmin(dist[:, m]) == m
-                                                        for m in range(k)):
+        others = np.where(np.eye(k, dtype=bool), np.inf, dist).min(axis=0)
+        if (apart + np.eye(k) * 9).min() > 1.0 and (others - np.diag(dist) >= 0.3).all():
             break
     arrival = np.round(dist / 343.0 * rate + rng.normal(0, 0.5, (k, k))).astype(np.int64)
     arrival += rng.integers(-20, 20, (k, 1))  # each talker's own start
@@ -241,19 +242,23 @@ def test_persons_are_found_whatever_offset_sync_left_on_each_recording(k):
     """Sync puts each recording on the line of the voices it heard, so each camera's arrivals
     are early or late by its own ms or two, and some talkers are heard clearly by few mic
     pairs. Over 300 rooms, such offsets never change who is who, and nearly every person
-    gets the talker nearest their camera."""
+    gets the talker nearest their camera. (Not every one: with four people, a few rooms
+    are so tight that a talker fits another's camera better than its own by more than
+    VACANCY_MS, and joins them. That price buys the silent person's place - see the next
+    test and test_edit's silent participant.)"""
     rng = np.random.default_rng(k)
     right = 0
     for _ in range(300):
         arrival, weights, level = _table(rng, k, 4000)
         order = rng.permutation(k)  # talkers come out of the model in any order
-        plain = assign_persons(arrival[order], weights[order], level[order], list(range(k)), 4000)
+        plain, _ = assign_persons(arrival[order], weights[order], level[order], list(range(k)),
+                                  4000)
         offset = np.round(rng.uniform(-2.5, 2.5, k) * 4).astype(np.int64)  # +-2.5 ms
-        moved = assign_persons(arrival[order] + offset, weights[order], level[order],
+        moved, _ = assign_persons(arrival[order] + offset, weights[order], level[order],
                                list(range(k)), 4000)
         assert list(moved) == list(plain)
-        right += [int(order[g]) for g in plain] == list(range(k))
-    assert right >= 0.99 * 300
+        right += [int(order[g]) if g >= 0 else -1 for g in plain] == list(range(k))
+    assert right >= 0.95 * 300
 
 
 @pytest.mark.parametrize("k", [3, 4])
@@ -261,9 +266,10 @@ def test_a_voice_split_to_fill_a_silent_persons_place_goes_to_one_person(k):
     """The model learns one talker per person; when someone never speaks it splits a voice in
     two (same arrival times, levels apart). The two halves are found as twins (never two
     people 1 m apart), go to one person together, and the place left empty is the silent
-    person's far more often than chance (1 in k) would have it."""
+    person's far more often than chance (1 in k) would have it; a second place is rarely
+    left empty."""
     rng = np.random.default_rng(10 + k)
-    silent_left = 0
+    silent_left = more_left = 0
     for _ in range(300):
         arrival, weights, level = _table(rng, k, 16000)
         assert (twin_groups(arrival, 16000) == np.arange(k)).all()
@@ -275,11 +281,14 @@ def test_a_voice_split_to_fill_a_silent_persons_place_goes_to_one_person(k):
         groups = twin_groups(arrival[order], 16000)
         twins = sorted(int(np.flatnonzero(order == t)[0]) for t in (j, o))
         assert groups[twins[1]] == twins[0] and len(np.unique(groups)) == k - 1
-        got = assign_persons(arrival[order], weights[order], level[order], list(range(k)),
-                             16000, groups)
-        assert (got == -1).sum() == 1 and len(set(got[got >= 0])) == k - 1
+        got, joined = assign_persons(arrival[order], weights[order], level[order],
+                                     list(range(k)), 16000, groups)
+        assert joined[twins[1]] == joined[twins[0]]
+        assert (got >= 0).sum() == len(set(got[got >= 0])) == len(np.unique(joined))
         silent_left += got[j] == -1
+        more_left += (got == -1).sum() > 1
     assert silent_left >= 0.6 * 300
+    assert more_left <= 0.03 * 300
 
 
 def test_a_second_voice_is_measured_against_the_robust_scatter_of_the_main_talker():
@@ -297,3 +306,24 @@ def test_a_second_voice_is_measured_against_the_robust_scatter_of_the_main_talke
     assert spread[1] > 2.5
     excess = 5.0  # a second voice 5 dB over the bleed
     assert excess >= 2.5 * typical[1] and excess < 2.5 * spread[1]
+
+
+def test_a_silent_persons_place_is_not_given_to_part_of_another_voice():
+    """Bob, on camera, never takes a turn (a few "mm-hm"s). The model still learns three
+    talkers, and the third is a part of another voice. Given Bob's place, it showed Bob's
+    close-up while that person talked; heard best at its own person's mic, it joins them."""
+    from polysync_fixtures import load_truth
+
+    folder = lav_scenario("basic", 10)
+    truth = load_truth(folder)
+    people = [p["name"] for p in truth["people"]]
+    turns = {p: sum(s["end"] - s["start"] for s in truth["speech"]
+                    if s["person"] == p and s["kind"] == "turn") for p in people}
+    assert turns["bob"] == 0 and min(turns["ann"], turns["cat"]) > 20
+    cams = [f for f in truth["files"] if f["related"] and f["video"]]  # no lavaliers
+    mics = _tracks(folder, truth, [f["name"] for f in cams])
+    person_mics = [next(i for i, f in enumerate(cams) if f["frames"] == [p]) for p in people]
+    act = detect_activity(mics, person_mics, 0.0, 90.0)
+    share = turn_agreement(act, truth, people)
+    print(f"speaker found with a silent participant: {share:.1%}")
+    assert share >= 0.75  # 83.6%; 20.0% when every person had to get a talker
