@@ -465,8 +465,7 @@ def assign_persons(arrival: np.ndarray, weights: np.ndarray, level_sig: np.ndarr
     table[np.arange(n_h), n_p + np.arange(n_h)] = score.max(axis=0) - vacancy_ms
     rows, cols = linear_sum_assignment(-table)
     out = np.full(n_p, -1, dtype=np.int64)
-    own = rows[cols < n_p]
-    out[cols[cols < n_p]] = heads[own]
+    out[cols[cols < n_p]] = heads[rows[cols < n_p]]
     for h in rows[cols >= n_p]:
         best = int(np.argmax(score[:, h]))
         if out[best] < 0:  # only with no cost: the place is free, so it is theirs

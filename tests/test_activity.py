@@ -175,13 +175,19 @@ def test_activity_matches_fixture_truth_with_lavaliers():
     assert turn_agreement(act, truth, people) >= 0.9
 
 
-def test_activity_with_camera_sound_only(scenario):
-    folder, truth = scenario("duo")
+def _camera_activity(folder: Path, truth: dict):
+    """Activity from the cameras' own sound only (each person heard by the camera framing
+    them), and the persons' names."""
     people = [p["name"] for p in truth["people"]]
-    cams = [f for f in truth["files"] if f["related"]]
+    cams = [f for f in truth["files"] if f["related"] and f["video"]]  # no lavaliers
     mics = _tracks(folder, truth, [f["name"] for f in cams])
     person_mics = [next(i for i, f in enumerate(cams) if f["frames"] == [p]) for p in people]
-    act = detect_activity(mics, person_mics, 0.0, 90.0)
+    return detect_activity(mics, person_mics, 0.0, 90.0), people
+
+
+def test_activity_with_camera_sound_only(scenario):
+    folder, truth = scenario("duo")
+    act, people = _camera_activity(folder, truth)
     # a live room (RT60 ~0.7 s, cameras 1..2 m away): arrival times carry it. Measured over
     # 150 Hz-1.9 kHz only, where such a camera hears mostly the room, it reaches 0.80 here.
     assert turn_agreement(act, truth, people) >= 0.9
@@ -217,8 +223,9 @@ def test_two_people_talking_at_once_are_both_heard_by_cameras(scenario):
 def _table(rng, k: int, rate: int):
     """A room with ``k`` people at least 1 m apart, each with a camera 0.7-1.3 m in front of
     them (nearer to them than to anyone else by 0.3 m or more, as the fixtures place a
-    camera: the person it frames is clearly the one it hears first); arrivals (samples) with window jitter, levels
-    with each camera's own gain (+-6 dB), and pair reliabilities from nearly none to clear.
+    camera: the person it frames is clearly the one it hears first); arrivals (samples) with
+    window jitter, levels with each camera's own gain (+-6 dB), and pair reliabilities from
+    nearly none to clear.
     Returns (arrival, weights, level) with talker k = person k."""
     while True:
         people = rng.uniform([0.5, 0.5], [4.5, 3.5], (k, 2))
@@ -245,7 +252,7 @@ def test_persons_are_found_whatever_offset_sync_left_on_each_recording(k):
     gets the talker nearest their camera. (Not every one: with four people, a few rooms
     are so tight that a talker fits another's camera better than its own by more than
     VACANCY_MS, and joins them. That price buys the silent person's place - see the next
-    test and test_edit's silent participant.)"""
+    test and test_a_silent_persons_place_is_not_given_to_part_of_another_voice.)"""
     rng = np.random.default_rng(k)
     right = 0
     for _ in range(300):
@@ -255,7 +262,7 @@ def test_persons_are_found_whatever_offset_sync_left_on_each_recording(k):
                                   4000)
         offset = np.round(rng.uniform(-2.5, 2.5, k) * 4).astype(np.int64)  # +-2.5 ms
         moved, _ = assign_persons(arrival[order] + offset, weights[order], level[order],
-                               list(range(k)), 4000)
+                                  list(range(k)), 4000)
         assert list(moved) == list(plain)
         right += [int(order[g]) if g >= 0 else -1 for g in plain] == list(range(k))
     assert right >= 0.95 * 300
@@ -320,10 +327,7 @@ def test_a_silent_persons_place_is_not_given_to_part_of_another_voice():
     turns = {p: sum(s["end"] - s["start"] for s in truth["speech"]
                     if s["person"] == p and s["kind"] == "turn") for p in people}
     assert turns["bob"] == 0 and min(turns["ann"], turns["cat"]) > 20
-    cams = [f for f in truth["files"] if f["related"] and f["video"]]  # no lavaliers
-    mics = _tracks(folder, truth, [f["name"] for f in cams])
-    person_mics = [next(i for i, f in enumerate(cams) if f["frames"] == [p]) for p in people]
-    act = detect_activity(mics, person_mics, 0.0, 90.0)
+    act, _ = _camera_activity(folder, truth)
     share = turn_agreement(act, truth, people)
     print(f"speaker found with a silent participant: {share:.1%}")
     assert share >= 0.75  # 83.6%; 20.0% when every person had to get a talker
