@@ -323,6 +323,7 @@ class WindowMeasure:
     strength: float  # GCC peak over its noise level
     ncc: float  # band-limited correlation coefficient at the peak (signed)
     polarity: int
+    echoes: tuple[float, ...] = ()  # t_ref of the other peaks nearly as strong (see measure_window)
 
 
 def window_slots(src_start: float, src_end: float, slot: float, parity: int,
@@ -439,10 +440,31 @@ def measure_window(src_win: np.ndarray, t_src: float, ref_seg: np.ndarray, t_ref
     ncc = float(pc[lag_i] / np.sqrt(max(e_s * taper_e * e_r * taper_e, 1e-30)))
     lag = (k + frac) / upsample  # samples: src_win[0] at ref_seg[lag]
     window = n_w / rate
-    return WindowMeasure(t_src=t_src + window / 2,
-                         t_ref=t_ref + lag / rate + window / 2 * (1 + slope),
+    centre = t_ref + window / 2 * (1 + slope)
+    return WindowMeasure(t_src=t_src + window / 2, t_ref=centre + lag / rate,
                          strength=strength, ncc=float(np.clip(ncc, -1, 1)),
-                         polarity=1 if cc[k] >= 0 else -1)
+                         polarity=1 if cc[k] >= 0 else -1,
+                         echoes=tuple(centre + j / upsample / rate
+                                      for j in _echo_peaks(mag, k, guard // 4, _ECHO_SHARE)))
+
+
+_ECHO_SHARE = 0.6
+"""A window's other peaks kept (:attr:`WindowMeasure.echoes`): those at least this share of
+its strongest."""
+
+
+def _echo_peaks(mag: np.ndarray, k: int, sep: int, share: float, most: int = 4) -> list[int]:
+    """Indices of the local maxima of ``mag`` other than ``k``, at least ``sep`` from it and
+    from each other and at least ``share`` of ``mag[k]``: the strongest ``most``."""
+    inner = mag[1:-1]
+    peaks = np.flatnonzero((inner >= mag[:-2]) & (inner > mag[2:]) & (inner >= share * mag[k])) + 1
+    out: list[int] = []
+    for j in peaks[np.argsort(-mag[peaks])]:
+        if abs(j - k) >= sep and all(abs(j - q) >= sep for q in out):
+            out.append(int(j))
+            if len(out) == most:
+                break
+    return out
 
 
 # --------------------------------------------------------------------------- line fit
@@ -519,7 +541,8 @@ def fit_line(measures: Sequence[WindowMeasure], prior: Optional[tuple[float, flo
         else:
             d0 = float(np.average(y - s * x, weights=bw))
     inliers = np.abs(y - (d0 + s * x)) <= tol
-    d0, s, n_clusters, span = _across_talkers(x, y, wgt, d0, s, inliers)
+    echoes = [np.array(m.echoes) - m.t_src for m in measures]
+    d0, s, n_clusters, span = _across_talkers(x, y, wgt, d0, s, inliers, echoes)
     return LineFit(delta=float(d0), slope=float(s), inliers=inliers,
                    residuals=y - (d0 + s * x), n_lines_tried=max(1, len(lines)),
                    clusters=n_clusters, cluster_span=span)
@@ -570,7 +593,8 @@ def _intercept_groups(c: np.ndarray, gap: float) -> list[np.ndarray]:
 
 
 def _across_talkers(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, d0: float, s: float,
-                    inliers: np.ndarray) -> tuple[float, float, int, float]:
+                    inliers: np.ndarray, echoes: list[np.ndarray]
+                    ) -> tuple[float, float, int, float]:
     """Refine a consensus line when talkers sit at different distances from the two mics.
 
     Each talker's sound reaches the two mics with its own path difference, so the windows form
@@ -579,7 +603,9 @@ def _across_talkers(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, d0: float, s:
     windows within ``_TALKER_BAND`` of the line are grouped by intercept (split at gaps well
     above the window-to-window noise); the groups share one slope and get their own intercept
     (a fixed-effects fit), iterated from several starting slopes, keeping the tightest
-    solution. The offset is the groups' average weighted by windows.
+    solution. The offset is the groups' average weighted by windows, leaving out a group that is
+    a reflection of another (:func:`_direct_groups`, from each window's other peaks
+    ``echoes``: (t_ref - t_src) of each, per window).
     Returns (delta, slope, number of groups, span between the outermost groups in s).
     """
     band = np.flatnonzero(np.abs(y - (d0 + s * x)) <= _TALKER_BAND)
@@ -620,17 +646,60 @@ def _across_talkers(x: np.ndarray, y: np.ndarray, wgt: np.ndarray, d0: float, s:
         resid = yb[idx] - A[:, 1:] @ sol[1:] - slope * xb[idx]
         rms = float(np.sqrt(np.average(resid ** 2, weights=wb[idx])))
         explained = int(np.count_nonzero(np.abs(resid) <= max(0.0003, 3.0 * noise)))
-        sizes = np.array([len(g) for g in groups], dtype=float)
-        return (explained, -rms, float(np.average(sol[1:], weights=sizes)), slope, len(groups),
-                float(np.ptp(sol[1:])))
+        return (explained, -rms, groups, sol[1:], slope)
 
     # Start from the consensus slope, the local (successive windows) slope and no drift; keep
     # the solution that puts the most windows tightly on their talker's line.
     results = [r for r in (solve(s), solve(local), solve(0.0)) if r is not None]
     if not results:
         return d0, s, 1, 0.0
-    _, _, delta, slope, n_groups, span = max(results, key=lambda r: (r[0], r[1]))
-    return delta, slope, n_groups, span
+    _, _, groups, levels, slope = max(results, key=lambda r: (r[0], r[1]))
+    sizes = np.array([len(g) for g in groups], dtype=float)
+    keep = _direct_groups(groups, levels, [echoes[i] - slope * x[i] for i in band],
+                          max(gap, 0.0003))
+    delta = float(np.average(levels[keep], weights=sizes[keep]))
+    return delta, slope, len(groups), float(np.ptp(levels))
+
+
+_ECHO_HELD = 0.5
+"""Share of a talker group's windows whose other peaks hold another group's line, for the two
+to be one sound: its direct path and a reflection (:func:`_direct_groups`)."""
+
+
+def _direct_groups(groups: list[np.ndarray], levels: np.ndarray, echoes: list[np.ndarray],
+                   tol: float) -> np.ndarray:
+    """Which talker groups (intercepts ``levels``) are direct sound: a bool mask.
+
+    A reflection reaches a mic later than the direct sound, by a fixed few ms. Where the far
+    mic's reflection outdoes the direct sound (a talker facing away from it), the windows' top
+    peaks gather on the reflection's line as on a talker's own; but the direct sound's peak is
+    still in those windows, nearly as strong. A group whose windows mostly hold another group's
+    line among their other peaks (``echoes``: per window, intercepts of its other peaks with the
+    drift taken out; :data:`_ECHO_HELD`) is one sound with it. Of the two, the reflection is the
+    one further from the other talkers' lines: the far mic's reflections lengthen its path, and
+    move the line away from the clock offset, which the talkers sit around. Needs a third group
+    to say which side that is; pairs are resolved from the most tied.
+    """
+    keep = np.ones(len(groups), dtype=bool)
+    while keep.sum() > 2:
+        found = None
+        for a in np.flatnonzero(keep):
+            for b in np.flatnonzero(keep):
+                if a == b:
+                    continue
+                rest = keep.copy()
+                rest[[a, b]] = False
+                centre = float(np.mean(levels[rest]))
+                if abs(levels[a] - centre) <= abs(levels[b] - centre):
+                    continue
+                held = np.mean([bool(np.any(np.abs(echoes[i] - levels[b]) <= tol))
+                                for i in groups[a]])
+                if held >= _ECHO_HELD and (found is None or held > found[0]):
+                    found = (held, a)
+        if found is None:
+            break
+        keep[found[1]] = False
+    return keep
 
 
 def significance(n: int, k: int, p0: float, n_lines: int) -> float:

@@ -124,6 +124,42 @@ def test_fit_line_separates_talkers_from_drift():
     assert 1.0 - 0.002 < fit.delta < 1.0 + 0.002
 
 
+def _talker_windows(rng, lines: list[tuple[float, int, tuple[float, ...]]], slope: float = 20e-6):
+    """Window measures (clock offset 1.0 s) shuffled in time: for each ``(offset, n, echoes)``,
+    ``n`` windows whose top peak sits ``offset`` s from the clock and whose other peaks sit at
+    ``echoes``."""
+    kinds = [(off, ech) for off, n, ech in lines for _ in range(n)]
+    order = rng.permutation(len(kinds))
+    meas = []
+    for i, j in enumerate(order):
+        off, ech = kinds[j]
+        t = 4.0 + 2.0 * i
+        line = 1.0 + slope * t
+        meas.append(WindowMeasure(t_src=t, t_ref=t + line + off + rng.normal(0, 3e-5),
+                                  strength=5.0, ncc=0.3, polarity=1,
+                                  echoes=tuple(t + line + e + rng.normal(0, 3e-5) for e in ech)))
+    return meas
+
+
+@pytest.mark.parametrize("echoed", [True, False])
+def test_fit_line_leaves_out_a_reflection_that_holds_a_talkers_direct_sound(echoed):
+    """Two talkers at -3 and +1 ms (in 3 windows both are heard), a third at -5 ms whose
+    reflection in the far mic (-9 ms) outdoes its direct sound in most of its windows. Those
+    windows still hold the direct sound's peak: the reflection's line is left out of the
+    offset. Without that peak in its windows, the same line counts as a talker of its own."""
+    rng = np.random.default_rng(4)
+    direct = (-0.005,) if echoed else ()
+    meas = _talker_windows(rng, [(-0.003, 8, ()), (0.001, 5, ()),
+                                 (0.001, 3, (-0.003,)),  # the two talk over each other
+                                 (-0.005, 5, (-0.009,)), (-0.009, 20, direct)])
+    fit = fit_line(meas)
+    assert fit.clusters == 4
+    assert fit.slope == pytest.approx(20e-6, abs=1e-6)
+    talkers = (8 * -0.003 + 8 * 0.001 + 5 * -0.005) / 21
+    everything = (talkers * 21 + 20 * -0.009) / 41
+    assert fit.delta == pytest.approx(1.0 + (talkers if echoed else everything), abs=2e-4)
+
+
 def _reverberant_windows(rng, direct: float, reflection: float, n_direct: int, n_reflect: int,
                          n_noise: int, slope: float = 20e-6):
     """Wide-band window offsets (s, relative to t_ref = t_src): one talker's direct sound, a
