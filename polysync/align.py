@@ -445,26 +445,13 @@ def measure_window(src_win: np.ndarray, t_src: float, ref_seg: np.ndarray, t_ref
                          strength=strength, ncc=float(np.clip(ncc, -1, 1)),
                          polarity=1 if cc[k] >= 0 else -1,
                          echoes=tuple(centre + j / upsample / rate
-                                      for j in _echo_peaks(mag, k, guard // 4, _ECHO_SHARE)))
+                                      for j in _top_peaks(mag, 5, guard // 4)[1:]
+                                      if mag[j] >= _ECHO_SHARE * mag[k]))
 
 
 _ECHO_SHARE = 0.6
-"""A window's other peaks kept (:attr:`WindowMeasure.echoes`): those at least this share of
-its strongest."""
-
-
-def _echo_peaks(mag: np.ndarray, k: int, sep: int, share: float, most: int = 4) -> list[int]:
-    """Indices of the local maxima of ``mag`` other than ``k``, at least ``sep`` from it and
-    from each other and at least ``share`` of ``mag[k]``: the strongest ``most``."""
-    inner = mag[1:-1]
-    peaks = np.flatnonzero((inner >= mag[:-2]) & (inner > mag[2:]) & (inner >= share * mag[k])) + 1
-    out: list[int] = []
-    for j in peaks[np.argsort(-mag[peaks])]:
-        if abs(j - k) >= sep and all(abs(j - q) >= sep for q in out):
-            out.append(int(j))
-            if len(out) == most:
-                break
-    return out
+"""A window's other peaks kept (:attr:`WindowMeasure.echoes`): of its next four, those at least
+this share of its strongest."""
 
 
 # --------------------------------------------------------------------------- line fit
