@@ -79,13 +79,19 @@ def parse_rate(value) -> Fraction:
     return Fraction(f).limit_denominator(1001)
 
 
-def user_rate(value) -> Fraction:
-    """A frame rate given on the command line; :class:`UsageError` when it is not one."""
+def _rate_or_none(value) -> Optional[Fraction]:
+    """:func:`parse_rate` of ``value``, or None when it is not a positive frame rate."""
     try:
         rate = parse_rate(value)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        raise UsageError(f"not a frame rate: {value!r}") from None
-    if rate <= 0:
+        return None
+    return rate if rate > 0 else None
+
+
+def user_rate(value) -> Fraction:
+    """A frame rate given on the command line; :class:`UsageError` when it is not one."""
+    rate = _rate_or_none(value)
+    if rate is None:
         raise UsageError(f"not a frame rate: {value!r}")
     return rate
 
@@ -154,11 +160,8 @@ def read_edl_json(path: str | os.PathLike) -> EditDecisions:
     if not isinstance(rows, list) or not rows:
         raise CorruptFileError("corrupt edit list: 'edl' must be a list of shots", path)
     n = len(inputs)
-    try:
-        rate = parse_rate(data.get("frame_rate", 30))
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        rate = Fraction(0)
-    if rate <= 0:
+    rate = _rate_or_none(data.get("frame_rate", 30))
+    if rate is None:
         raise CorruptFileError("corrupt edit list: 'frame_rate' is not a frame rate", path)
     shots = []
     for k, row in enumerate(rows):
