@@ -482,12 +482,15 @@ def assign_persons(arrival: np.ndarray, weights: np.ndarray, level_sig: np.ndarr
                    groups: Optional[np.ndarray] = None, vacancy_ms: float = VACANCY_MS,
                    clear: Optional[np.ndarray] = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Talker index of each person: the talker heard earliest and loudest on their mic.
+    """Talker index of each person: the talker heard earliest, loudest and most clearly on
+    their mic.
 
     ``arrival``: (K, M) samples; ``weights``: (K, pairs) pair reliability; ``level_sig``:
     (K, M) dB relative to the mics' mean. Arrivals are compared as
     :func:`relative_arrivals` (each recording's own offset taken out), levels between talkers
     at the same mic (each mic's gain taken out); 1 ms of lead counts as much as 6 dB of level.
+    ``clear`` (K, M), if given (:func:`clarity`): how clearly each mic hears each talker,
+    :data:`CLARITY_WEIGHT` ms of lead per log unit.
     ``groups`` (K,) (:func:`twin_groups`): the talkers of one group go to one person together,
     scored by their mean, and the person gets the group's first talker.
 
