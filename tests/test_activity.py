@@ -186,6 +186,19 @@ def _camera_activity(folder: Path, truth: dict):
     return detect_activity(mics, person_mics, 0.0, 90.0), people
 
 
+def _camera_share(folder: Path) -> tuple[dict, float]:
+    """Each person's seconds of turns (truth), and the :func:`turn_agreement` of the activity
+    from the cameras' own sound."""
+    from polysync_fixtures import load_truth
+
+    truth = load_truth(folder)
+    people = [p["name"] for p in truth["people"]]
+    turns = {p: sum(s["end"] - s["start"] for s in truth["speech"]
+                    if s["person"] == p and s["kind"] == "turn") for p in people}
+    act, _ = _camera_activity(folder, truth)
+    return turns, turn_agreement(act, truth, people)
+
+
 def test_activity_with_camera_sound_only(scenario):
     folder, truth = scenario("duo")
     act, people = _camera_activity(folder, truth)
@@ -320,16 +333,8 @@ def test_a_silent_persons_place_is_not_given_to_part_of_another_voice():
     """Bob, on camera, never takes a turn (a few "mm-hm"s). The model still learns three
     talkers, and the third is a part of another voice. Given Bob's place, it showed Bob's
     close-up while that person talked; heard best at its own person's mic, it joins them."""
-    from polysync_fixtures import load_truth
-
-    folder = lav_scenario("basic", 10)
-    truth = load_truth(folder)
-    people = [p["name"] for p in truth["people"]]
-    turns = {p: sum(s["end"] - s["start"] for s in truth["speech"]
-                    if s["person"] == p and s["kind"] == "turn") for p in people}
+    turns, share = _camera_share(lav_scenario("basic", 10))
     assert turns["bob"] == 0 and min(turns["ann"], turns["cat"]) > 20
-    act, _ = _camera_activity(folder, truth)
-    share = turn_agreement(act, truth, people)
     print(f"speaker found with a silent participant: {share:.1%}")
     assert share >= 0.75  # 83.6%; 20.0% when every person had to get a talker
 
@@ -368,15 +373,9 @@ def test_a_voice_goes_to_the_camera_that_hears_it_most_directly():
     far, and arrival leads and levels, which compare talkers against each other at a mic,
     made Dan look nearest Ann's camera: Dan's turns went to Ann (53.5% found). How clearly
     each camera hears a voice's direct sound is a cue of its own: Dan's is clearest at his."""
-    from polysync_fixtures import cached_scenario, load_truth
+    from polysync_fixtures import cached_scenario
 
-    folder = cached_scenario("quad", 31)
-    truth = load_truth(folder)
-    people = [p["name"] for p in truth["people"]]
-    turns = {p: sum(s["end"] - s["start"] for s in truth["speech"]
-                    if s["person"] == p and s["kind"] == "turn") for p in people}
+    turns, share = _camera_share(cached_scenario("quad", 31))
     assert turns["ann"] == 0 and min(turns["cat"], turns["dan"]) > 30
-    act, _ = _camera_activity(folder, truth)
-    share = turn_agreement(act, truth, people)
     print(f"speaker found with two of four talking: {share:.1%}")
     assert share >= 0.9  # 96.2%
