@@ -786,11 +786,13 @@ def level_separation(rel: np.ndarray, person_mics: Sequence[int]) -> float:
 
 
 def learn_talkers(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, person_mics: Sequence[int],
-                  separation: float, iterations: int = 12) -> tuple[TalkerModel, bool]:
+                  separation: float, iterations: int = 12
+                  ) -> tuple[TalkerModel, bool, np.ndarray]:
     """Fit one talker per person on learning windows: levels ``rel`` (W, M), correlations
     ``cc`` (W, pairs, 2L+1); ``separation`` from :func:`level_separation`. Returns the model
     and whether talker k is person k already (seeded from the persons' mics, when their
-    levels tell them apart) or still needs :func:`assign_persons`.
+    levels tell them apart) or still needs :func:`assign_persons`, and the talker of each
+    window (W,) the model was last fitted to.
 
     Windows are assigned to the best-scoring talker and both halves of the model refitted,
     until the assignment settles. Deterministic.
@@ -824,7 +826,7 @@ def learn_talkers(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, person_mics:
         model.arrival, model.weights = _fit_arrivals(cc, okp, assign, k, m, model.arrival,
                                                      model.weights)
         model.scale = _fit_scale(cc, okp, assign, model)
-    return model, seeded
+    return model, seeded, assign
 
 
 def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
@@ -840,11 +842,8 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     learn = speech[::step][: prm.learn_windows]
     cc, okp = gcc_phat(mics, centres[learn], prm.window, prm.max_delay, prm.band)
     separation = level_separation(rel[speech], person_mics)
-    model, seeded = learn_talkers(rel[learn], cc, okp, person_mics, separation)
-    clear = None
-    if not seeded:
-        clear = clarity(cc, okp, talker_scores(rel[learn], cc, okp, model)[0].argmax(axis=1),
-                        model.arrival)
+    model, seeded, assign = learn_talkers(rel[learn], cc, okp, person_mics, separation)
+    clear = None if seeded else clarity(cc, okp, assign, model.arrival)
     del cc, okp  # the scoring below re-reads every window in blocks
     k = len(person_mics)
     score = np.zeros((len(centres), k), dtype=np.float32)
