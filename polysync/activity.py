@@ -250,6 +250,43 @@ def gcc_phat(mics: Sequence[MicTrack], centres: np.ndarray, window: float, max_d
     return cc, okp
 
 
+def mic_polarity(cc: np.ndarray, okp: np.ndarray, m: int, sweeps: int = 4) -> np.ndarray:
+    """(M,) +1 or -1: each mic's polarity against the first's, from windows' correlations
+    ``cc`` (W, pairs, 2L+1). A mic wired the other way round (or a recorder that inverts)
+    hears every sound upside down, so its pairs peak negative at the talker's lag.
+
+    Each pair votes with the sign of its strongest peak in its clearer half of the windows;
+    the signs of the mics are then made to agree with the votes, weighed by how one-sided
+    each is: the signs of the votes' leading eigenvector, then each mic turned while that
+    agrees better.
+    """
+    pairs = mic_pairs(m)
+    vote = np.zeros((m, m))
+    for p, (i, j) in enumerate(pairs):
+        ok = np.flatnonzero(okp[:, p])
+        if len(ok) < 10:
+            continue
+        x = cc[ok, p]
+        peak = x[np.arange(len(x)), np.abs(x).argmax(axis=1)]
+        clear = np.abs(peak) >= np.median(np.abs(peak))
+        vote[i, j] = vote[j, i] = np.sign(peak[clear]).mean()
+    lead = np.linalg.eigh(vote)[1][:, -1]
+    signs = np.where(lead >= 0, 1.0, -1.0)
+    for _ in range(sweeps):
+        for i in range(m):
+            signs[i] = 1.0 if vote[i] @ signs >= 0 else -1.0
+    return signs * signs[0]
+
+
+def orient(cc: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """``cc`` (W, pairs, 2L+1) with each pair as if both mics had the first mic's polarity
+    (in place; see :func:`mic_polarity`)."""
+    for p, (i, j) in enumerate(mic_pairs(len(signs))):
+        if signs[i] * signs[j] < 0:
+            cc[:, p] *= -1.0
+    return cc
+
+
 def _dilate(cc: np.ndarray) -> np.ndarray:
     """Max over +-1 lag: a talker's difference may wobble by a sample between windows."""
     return maximum_filter1d(cc, 3, axis=2, mode="nearest")
@@ -841,6 +878,8 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     step = max(1, len(speech) // prm.learn_windows)
     learn = speech[::step][: prm.learn_windows]
     cc, okp = gcc_phat(mics, centres[learn], prm.window, prm.max_delay, prm.band)
+    signs = mic_polarity(cc, okp, len(mics))
+    orient(cc, signs)
     separation = level_separation(rel[speech], person_mics)
     model, seeded, assign = learn_talkers(rel[learn], cc, okp, person_mics, separation)
     clear = None if seeded else clarity(cc, okp, assign, model.arrival)
@@ -851,7 +890,7 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     for a in range(0, len(centres), GCC_BLOCK):
         b = a + GCC_BLOCK
         c, o = gcc_phat(mics, centres[a:b], prm.window, prm.max_delay, prm.band)
-        score[a:b], arr[a:b] = talker_scores(rel[a:b], c, o, model)
+        score[a:b], arr[a:b] = talker_scores(rel[a:b], orient(c, signs), o, model)
     groups = np.arange(k)
     if seeded:
         talker = np.arange(k)
