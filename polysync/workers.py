@@ -24,6 +24,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+import threading
+import time
 from multiprocessing.context import BaseContext
 from typing import Optional
 
@@ -33,12 +35,24 @@ PRELOAD = ["polysync.sync"]
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def only_thread() -> bool:
-    """True when this process runs no thread but the calling one (False where it cannot tell)."""
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return False
+def only_thread(wait: float = 0.0) -> bool:
+    """True when this process runs no thread but the calling one (False where it cannot tell).
+
+    A thread Python has already joined (the last pool's relay and manager threads) can still
+    be listed for a moment while the system ends it; when Python knows of no other thread,
+    this waits up to ``wait`` seconds for the list to say so too. (Without it, one 60-minute
+    edit in three started its second pool from a forkserver, which then held 80 MB to the end.)
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if len(os.listdir("/proc/self/task")) == 1:
+                return True
+        except OSError:
+            return False
+        if time.monotonic() >= deadline or threading.active_count() > 1:
+            return False
+        time.sleep(0.005)
 
 
 def main_importable() -> bool:
@@ -56,7 +70,7 @@ def pool_context() -> Optional[BaseContext]:
     safe one (a threaded caller whose main script a new process cannot import): the files
     then decode one after another in this process."""
     methods = mp.get_all_start_methods()
-    if "fork" in methods and only_thread():
+    if "fork" in methods and only_thread(wait=0.5):
         return mp.get_context("fork")
     if not main_importable():
         return None

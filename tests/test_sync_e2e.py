@@ -185,6 +185,31 @@ def test_workers_are_forks_only_of_a_caller_without_other_threads():
     assert methods == ["fork", "forkserver"]
 
 
+def test_a_thread_the_system_still_lists_after_python_joined_it_is_waited_for(monkeypatch):
+    """Right after a pool closes, its joined threads can still be listed for a moment: the
+    next pool then started from a forkserver, which held 80 MB to the end of a 60-minute edit.
+    A thread Python still runs is not waited for."""
+    import time
+
+    from polysync import workers
+
+    listed = iter([["1", "2"], ["1", "2"], ["1"]])
+    monkeypatch.setattr(workers.os, "listdir", lambda path: next(listed))
+    assert workers.only_thread(wait=0.5)
+    monkeypatch.setattr(workers.os, "listdir", lambda path: ["1", "2"])
+    assert not workers.only_thread(wait=0.05)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        t0 = time.monotonic()
+        assert not workers.only_thread(wait=5.0)
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        stop.set()
+        other.join()
+
+
 def test_a_threaded_script_read_from_stdin_still_syncs(scenario, tmp_path):
     """forkserver and spawn cannot import a script read from standard input: such a caller's
     files decode in its own process instead of failing."""
