@@ -250,7 +250,7 @@ def gcc_phat(mics: Sequence[MicTrack], centres: np.ndarray, window: float, max_d
     return cc, okp
 
 
-def mic_polarity(cc: np.ndarray, okp: np.ndarray, m: int, sweeps: int = 4) -> np.ndarray:
+def mic_polarity(cc: np.ndarray, okp: np.ndarray, m: int) -> np.ndarray:
     """(M,) +1 or -1: each mic's polarity against the first's, from windows' correlations
     ``cc`` (W, pairs, 2L+1). A mic wired the other way round (or a recorder that inverts)
     hears every sound upside down, so its pairs peak negative at the talker's lag.
@@ -272,7 +272,7 @@ def mic_polarity(cc: np.ndarray, okp: np.ndarray, m: int, sweeps: int = 4) -> np
         vote[i, j] = vote[j, i] = np.sign(peak[clear]).mean()
     lead = np.linalg.eigh(vote)[1][:, -1]
     signs = np.where(lead >= 0, 1.0, -1.0)
-    for _ in range(sweeps):
+    for _ in range(4):
         for i in range(m):
             signs[i] = 1.0 if vote[i] @ signs >= 0 else -1.0
     return signs * signs[0]
