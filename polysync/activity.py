@@ -24,7 +24,9 @@ relative, so the loudest or noisiest mic never wins by level alone:
    wins until the assignment settles.
 3. *A second voice* (crosstalk, a backchannel): a person's own mic is louder than the main
    talker's bleed explains (2.5 times the robust scatter of that talker's level pattern, at
-   least 3 dB), or - when levels are weak - their arrival pattern is strong.
+   least 3 dB), or - when levels are weak - their arrival pattern is strong, or they win a
+   share of the windows around. While someone speaks into a close mic (a lavalier), that
+   mic's pairs carry their voice alone, so the others are looked for on the remaining pairs.
 
 Smoothing: evidence over 0.3 s; activity gaps under 0.3 s bridged, blips under 0.1 s dropped.
 No voice-activity library is used: the level gate against each mic's floor is what decides
@@ -866,6 +868,50 @@ def learn_talkers(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, person_mics:
     return model, seeded, assign
 
 
+CLOSE_DB = 6.0
+"""A mic hears a talker this much louder than any other talker: the talker's close mic (a
+lavalier). While they speak, its pairs carry their voice alone (the phase transform whitens
+to the strongest sound), so a second voice is looked for on the other pairs."""
+
+KEPT_WEIGHT = 0.5
+"""A second voice is looked for on the pairs a close mic leaves only for a talker who keeps
+this share of their pair weights there (else those pairs would be mostly noise)."""
+
+
+@dataclass
+class Drowned:
+    """While talker ``b`` speaks into a close mic: every talker's ``weights`` (K, pairs)
+    without that mic's pairs, their typical response there (``scale``), and who keeps enough
+    weight to be heard (``eligible``, K)."""
+
+    b: int
+    weights: np.ndarray
+    scale: np.ndarray
+    eligible: np.ndarray
+
+
+def drowned_pairs(model: TalkerModel, cc: np.ndarray, okp: np.ndarray, assign: np.ndarray
+                  ) -> list[Drowned]:
+    """One :class:`Drowned` per talker that has a close mic (see :data:`CLOSE_DB`)."""
+    k, m = model.level.shape
+    pairs = mic_pairs(m)
+    out = []
+    for b in range(k if k > 1 else 0):
+        lead = model.level[b] - np.delete(model.level, b, axis=0).max(axis=0)
+        close = set(np.flatnonzero(lead >= CLOSE_DB).tolist())
+        if not close:
+            continue
+        keep = np.array([i not in close and j not in close for i, j in pairs])
+        if not keep.any():
+            continue
+        w = model.weights * keep[None, :]
+        eligible = w.sum(axis=1) >= KEPT_WEIGHT * model.weights.sum(axis=1)
+        eligible[b] = True
+        alt = replace(model, weights=w)
+        out.append(Drowned(b, w, _fit_scale(cc, okp, assign, alt), eligible))
+    return out
+
+
 def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     """Per person: (P, n) posterior of being the talker, (P, n) bool a second voice (speaking
     over the main talker), and (P, M) arrival delays (s) at each mic."""
@@ -883,14 +929,24 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     separation = level_separation(rel[speech], person_mics)
     model, seeded, assign = learn_talkers(rel[learn], cc, okp, person_mics, separation)
     clear = None if seeded else clarity(cc, okp, assign, model.arrival)
+    drowned = [] if seeded else drowned_pairs(model, cc, okp, assign)
     del cc, okp  # the scoring below re-reads every window in blocks
     k = len(person_mics)
     score = np.zeros((len(centres), k), dtype=np.float32)
     arr = np.zeros((len(centres), k), dtype=np.float32)
+    turn = np.zeros(len(centres), dtype=np.int64)
     for a in range(0, len(centres), GCC_BLOCK):
         b = a + GCC_BLOCK
         c, o = gcc_phat(mics, centres[a:b], prm.window, prm.max_delay, prm.band)
         score[a:b], arr[a:b] = talker_scores(rel[a:b], orient(c, signs), o, model)
+        top = score[a:b].argmax(axis=1)
+        turn[a:b] = top  # who wins each window, as alternation counts it
+        for d in drowned:  # b speaks into a close mic: look for the others on the other pairs
+            rows = np.flatnonzero(top == d.b)
+            if rows.size:
+                alt = _steered(c[rows], o[rows], replace(model, weights=d.weights, scale=d.scale))
+                arr[a + rows] = np.where(d.eligible, alt, arr[a + rows])
+                turn[a + rows] = np.where(d.eligible, alt, -np.inf).argmax(axis=1)
     groups = np.arange(k)
     if seeded:
         talker = np.arange(k)
@@ -908,7 +964,7 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
         # voice and then the other - the share of the speech windows around each a talker wins.
         spoken = present[frame_of].astype(np.float32)
         span = 2 * int(round(prm.alternation_span / prm.hop)) + 1
-        wins = uniform_filter1d(np.eye(k, dtype=np.float32)[best] * spoken[:, None], span,
+        wins = uniform_filter1d(np.eye(k, dtype=np.float32)[turn] * spoken[:, None], span,
                                 axis=0, mode="nearest")
         wins /= np.maximum(uniform_filter1d(spoken, span, mode="nearest"), 1e-6)[:, None]
     posterior = np.zeros((k, n), dtype=np.float32)
