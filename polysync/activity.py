@@ -371,14 +371,56 @@ def _peak_arrival(peaks: np.ndarray, m: int) -> np.ndarray:
     return np.round(sol).astype(np.int64)
 
 
-def find_talkers(cc: np.ndarray, okp: np.ndarray, k: int, m: int, iterations: int = 20
-                 ) -> tuple[np.ndarray, np.ndarray]:
+TWIN_SEED = 4
+"""Samples: two talkers at arrivals this close are one voice learned twice (see
+:func:`same_place`)."""
+
+INSIDE_SHARE = 0.3
+"""A talker :func:`find_talkers` started again is kept unless it lives this much inside
+another's turns (:func:`inside_share`). Rarely heard people found that way measured
+0.07..0.30; where nobody else speaks, the new talker gathers a voice's reflections during its
+turns: 0.34..0.61."""
+
+
+def same_place(arrivals: np.ndarray, one: np.ndarray, tol: float) -> np.ndarray:
+    """(C,) bool: which arrival vectors (C, M) put a sound where ``one`` (M,) does - the same
+    time differences within ``tol`` samples at every mic, or (four mics or more) at every mic
+    but one (that mic heard a reflection of the voice instead: three mics or more fix a place)."""
+    d = np.sort(arrivals - one[None, :], axis=1)
+    spread = d[:, -1] - d[:, 0]
+    if arrivals.shape[1] >= 4:
+        spread = np.minimum(spread, np.minimum(d[:, -2] - d[:, 0], d[:, -1] - d[:, 1]))
+    return spread <= tol
+
+
+def inside_share(assign: np.ndarray, times: np.ndarray, c: int, span: float = 0.8) -> float:
+    """How much talker ``c`` lives inside another's turns: over the windows ``c`` wins
+    (``assign`` (W,), window centres ``times`` (W,) s, ascending), the mean share of the
+    windows within ``span`` s that one other talker wins - the largest over the others."""
+    own = np.flatnonzero(assign == c)
+    if own.size == 0:
+        return 0.0
+    k = int(assign.max()) + 1
+    counts = np.vstack([np.zeros((1, k)), np.cumsum(np.eye(k)[assign], axis=0)])
+    lo = np.searchsorted(times, times[own] - span, side="left")
+    hi = np.searchsorted(times, times[own] + span, side="right")
+    share = (counts[hi] - counts[lo]) / (hi - lo)[:, None]
+    share[:, c] = 0.0
+    return float(share.mean(axis=0).max())
+
+
+def find_talkers(cc: np.ndarray, okp: np.ndarray, k: int, m: int, times: np.ndarray,
+                 iterations: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` talkers' arrival vectors (k, M) in samples and pair weights (k, pairs), from
     arrival times alone (learning windows ``cc`` (W, pairs, 2L+1)).
 
     Deterministic: candidates are fitted to the peak lags of the most confident windows and
     picked greedily by how much correlation they explain; then windows are assigned to the
     best talker and each talker refitted to its windows' summed correlations, until stable.
+    One voice can take two of the places (told apart by a reflection at one mic), most often
+    the voice a lavalier hears, while a rarely heard person is never found: such a twin is
+    started again from the best candidate elsewhere, and kept there if the windows it wins are
+    a voice of their own (``times`` (W,): the windows' centres, s).
     """
     half = (cc.shape[2] - 1) // 2
     ccd = _dilate(cc)
@@ -400,12 +442,40 @@ def find_talkers(cc: np.ndarray, okp: np.ndarray, k: int, m: int, iterations: in
     arrival = np.zeros((k, m), dtype=np.int64)
     arrival[: len(chosen)] = np.array(chosen, dtype=np.int64).reshape(-1, m)
     weights = np.ones((k, cc.shape[1]))
-    for _ in range(iterations):
+    reseeds, before, budget = k, None, iterations
+    while budget > 0:
+        budget -= 1
         assign = steered_response(ccd, okp, pair_lags(arrival), weights).argmax(axis=1)
         new, weights = _fit_arrivals(cc, okp, assign, k, m, arrival, weights)
-        if np.array_equal(new, arrival):
+        if not np.array_equal(new, arrival):
+            arrival = new
+            continue
+        # settled: a talker that sits where another does is one voice learned twice (a
+        # reflection at one mic told them apart); start it again from the best candidate
+        # that is not where any talker is
+        dup = next((c for c in range(1, k) if same_place(arrival[:c], arrival[c],
+                                                         TWIN_SEED).any()), None)
+        if dup is None or reseeds == 0:
             break
-        arrival = new
+        reseeds -= 1
+        others = np.delete(arrival, dup, axis=0)
+        explained = steered_response(ccd[conf], okp[conf], pair_lags(others)).max(axis=1)
+        explained = np.maximum(explained - np.median(explained), 0.0)
+        gain = np.maximum(resp - explained[:, None], 0.0).sum(axis=0)
+        for a in others:
+            gain[same_place(cands, a, TWIN_SEED)] = -1.0
+        if gain.max() <= 0:
+            break
+        before = (dup, arrival.copy(), weights.copy())
+        arrival[dup] = cands[int(np.argmax(gain))]
+        weights[dup] = 1.0
+        budget = iterations
+    if before is not None:
+        c = before[0]
+        assign = steered_response(ccd, okp, pair_lags(arrival), weights).argmax(axis=1)
+        if same_place(np.delete(arrival, c, axis=0), arrival[c], TWIN_SEED).any() or \
+                inside_share(assign, times, c) >= INSIDE_SHARE:  # nobody else: someone is silent
+            arrival, weights = before[1], before[2]
     return arrival, weights
 
 
@@ -825,7 +895,7 @@ def level_separation(rel: np.ndarray, person_mics: Sequence[int]) -> float:
 
 
 def learn_talkers(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, person_mics: Sequence[int],
-                  separation: float, iterations: int = 12
+                  separation: float, times: np.ndarray, iterations: int = 12
                   ) -> tuple[TalkerModel, bool, np.ndarray]:
     """Fit one talker per person on learning windows: levels ``rel`` (W, M), correlations
     ``cc`` (W, pairs, 2L+1); ``separation`` from :func:`level_separation`. Returns the model
@@ -849,7 +919,7 @@ def learn_talkers(rel: np.ndarray, cc: np.ndarray, okp: np.ndarray, person_mics:
         arrival, weights = _fit_arrivals(cc, okp, assign, k, m, np.zeros((k, m), dtype=np.int64),
                                          np.zeros((k, cc.shape[1])))
     else:  # levels do not tell the persons apart (a live room): start from arrival times
-        arrival, weights = find_talkers(cc, okp, k, m)
+        arrival, weights = find_talkers(cc, okp, k, m, times)
         assign = steered_response(_dilate(cc), okp, pair_lags(arrival), weights).argmax(axis=1)
         level, spread, typical = _fit_levels(rel, assign, k, None)
     model = TalkerModel(arrival, weights, np.ones(k), level, spread, typical)
@@ -927,7 +997,8 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     signs = mic_polarity(cc, okp, len(mics))
     orient(cc, signs)
     separation = level_separation(rel[speech], person_mics)
-    model, seeded, assign = learn_talkers(rel[learn], cc, okp, person_mics, separation)
+    model, seeded, assign = learn_talkers(rel[learn], cc, okp, person_mics, separation,
+                                          centres[learn])
     clear = None if seeded else clarity(cc, okp, assign, model.arrival)
     drowned = [] if seeded else drowned_pairs(model, cc, okp, assign)
     del cc, okp  # the scoring below re-reads every window in blocks
