@@ -377,9 +377,9 @@ TWIN_SEED = 4
 
 INSIDE_SHARE = 0.3
 """A talker :func:`find_talkers` started again is kept unless it lives this much inside
-another's turns (:func:`inside_share`). Rarely heard people found that way measured
-0.07..0.30; where nobody else speaks, the new talker gathers a voice's reflections during its
-turns: 0.34..0.61."""
+another's turns (:func:`inside_share`). On the fixtures: 0.07..0.30 where it found a rarely
+heard person (quad-30's Dan, wide-42's Bob) or changed nothing; 0.34..0.61 where it gathered
+reflections of a voice inside that voice's turns (wide-9, wide-2, quad-0)."""
 
 
 def same_place(arrivals: np.ndarray, one: np.ndarray, tol: float) -> np.ndarray:
