@@ -176,6 +176,16 @@ def test_activity_matches_fixture_truth_with_lavaliers():
     assert turn_agreement(act, truth, people) >= 0.9
 
 
+def _turns(act, truth: dict, people: list[str]) -> np.ndarray:
+    """(P, T) bool: each person has a turn (truth) at the activity's frame centres."""
+    t = act.times() + 0.5 / act.rate
+    turn = np.zeros((len(people), len(t)), dtype=bool)
+    for s in truth["speech"]:
+        if s["kind"] == "turn":
+            turn[people.index(s["person"]), (t >= s["start"]) & (t < s["end"])] = True
+    return turn
+
+
 def _camera_activity(folder: Path, truth: dict, inverted: tuple[int, ...] = ()):
     """Activity from the cameras' own sound only (each person heard by the camera framing
     them), and the persons' names. The cameras ``inverted`` (indices) are heard upside down."""
@@ -225,11 +235,7 @@ def test_two_people_talking_at_once_are_both_heard_by_cameras(scenario):
     mics = _tracks(folder, truth, [f["name"] for f in cams])
     person_mics = [cams.index(f) for f in close]
     act = detect_activity(mics, person_mics, 0.0, 86.0)
-    t = act.times() + 0.5 / act.rate
-    turn = np.zeros((len(people), len(t)), dtype=bool)
-    for s in truth["speech"]:
-        if s["kind"] == "turn":
-            turn[people.index(s["person"]), (t >= s["start"]) & (t < s["end"])] = True
+    turn = _turns(act, truth, people)
     both = turn.sum(axis=0) >= 2
     assert both.sum() >= 200  # seconds of crosstalk in this set: 4.1
     heard = np.array([act.active[turn[:, i], i].all() for i in np.flatnonzero(both)])
@@ -441,11 +447,7 @@ def _one_lavalier(name: str, seed: int):
     mics = [next(m for m in mics if m.name == n) for n in names]  # in the order asked
     person_mics = [len(cams)] + [cams.index(f) for f in close[1:]]
     act = detect_activity(mics, person_mics, 0.0, 90.0)
-    t = act.times() + 0.5 / act.rate
-    turn = np.zeros((len(people), len(t)), dtype=bool)
-    for s in truth["speech"]:
-        if s["kind"] == "turn":
-            turn[people.index(s["person"]), (t >= s["start"]) & (t < s["end"])] = True
+    turn = _turns(act, truth, people)
     return act, turn, truth, people
 
 
