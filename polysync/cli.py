@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 import time
@@ -13,6 +12,7 @@ import click
 
 from . import __version__
 from .errors import EXIT_REFUSED, EXIT_USAGE, PolysyncError, UsageError
+from .fsutil import json_text
 
 
 def fail_cleanly(fn):
@@ -156,7 +156,7 @@ def sync(reference, sources, group, angles, ref_choice, partial, sidecar_dir, jo
                         jobs=jobs, progress=progress)
     progress.done()
     if as_json:
-        click.echo(json.dumps(_sync_json(report), indent=2))
+        click.echo(json_text(_sync_json(report), indent=2))
     else:
         rows = []
         for o in report.outcomes:
@@ -196,7 +196,7 @@ def _sync_all(paths, angles, ref_choice, sidecar_dir, jobs, as_json, quiet):
                         progress=progress)
     progress.done()
     if as_json:
-        click.echo(json.dumps(report_json(report), indent=2))
+        click.echo(json_text(report_json(report), indent=2))
     else:
         ref = next(c for c in report.clips if c.is_reference)
         click.echo(f"reference: {report.reference}  (angle {ref.angle})")
@@ -276,7 +276,7 @@ def verify(reference, items, sidecar_dir, apply_drift, step, as_json):
             pairs.append([item, None])
     reports = [verify_files(reference, src, sc, sidecar_dir=sidecar_dir) for src, sc in pairs]
     if as_json:
-        click.echo(json.dumps([{"source": str(r.source), "sidecar": str(r.sidecar_path),
+        click.echo(json_text([{"source": str(r.source), "sidecar": str(r.sidecar_path),
                                 "passed": r.passed, **{k: v for k, v in
                                 r.as_verification().items() if k != "passed"}}
                                for r in reports], indent=2))

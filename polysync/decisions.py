@@ -22,7 +22,7 @@ from typing import Optional
 
 from . import __version__
 from .errors import CorruptFileError, UsageError
-from .fsutil import atomic_write_text
+from .fsutil import atomic_write_text, json_text
 
 
 @dataclass
@@ -129,7 +129,7 @@ def write_edl_json(dec: EditDecisions, path: str | os.PathLike) -> Path:
         "edl": rows,
         "tool": {"name": "polysync", "version": __version__},
     }
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json_text(data, indent=2, ensure_ascii=False) + "\n")
     return path
 
 

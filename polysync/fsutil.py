@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -42,6 +44,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _finite(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def json_text(obj, **kw) -> str:
+    """``obj`` as standard JSON (RFC 8259 has no NaN or Infinity: a measure that could not be
+    taken is written as null, which every JSON reader accepts)."""
+    return json.dumps(_finite(obj), allow_nan=False, **kw)
 
 
 def atomic_write_text(final: str | os.PathLike, text: str) -> None:

@@ -48,7 +48,7 @@ from .align import (_AGREE_TOL, _FINE_MARGIN, CONFIDENCE_REQUIRED, MIN_OVERLAP, 
                     significance, window_slots)
 from .channels import Candidate
 from .errors import CorruptFileError, MediaError, PolysyncError, SyncRefused, UsageError
-from .fsutil import atomic_write_text, check_writable_dir
+from .fsutil import atomic_write_text, check_writable_dir, json_text
 from .media import MEDIA_SUFFIXES, MediaInfo, probe
 from .session import Angle, angle_name
 from .sidecar import (Sidecar, check_distinct_sidecars, check_fresh, load_sidecar,
@@ -1109,7 +1109,7 @@ def _write_outputs(report: GroupReport, ref_analysis: FileAnalysis, sidecar_dir)
         c.sidecar = save_sidecar(sc, where)
     folder = session_folder([c.path for c in report.clips], sidecar_dir)
     target = folder / SESSION_NAME
-    atomic_write_text(target, json.dumps(session_json(report, folder), indent=2,
+    atomic_write_text(target, json_text(session_json(report, folder), indent=2,
                                          ensure_ascii=False) + "\n")
     report.session_path = target
 

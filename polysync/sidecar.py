@@ -18,7 +18,7 @@ from typing import Optional
 
 from . import __version__
 from .errors import CorruptFileError, MediaError, UsageError
-from .fsutil import atomic_write_text
+from .fsutil import atomic_write_text, json_text
 
 SCHEMA_VERSION = 1
 SUFFIX = ".sync.json"
@@ -209,7 +209,7 @@ def load_sidecar(path: str | os.PathLike) -> Sidecar:
 def save_sidecar(sidecar: Sidecar, path: str | os.PathLike) -> Path:
     """Write ``sidecar`` to ``path`` atomically."""
     path = Path(path)
-    atomic_write_text(path, json.dumps(sidecar.to_json(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json_text(sidecar.to_json(), indent=2, ensure_ascii=False) + "\n")
     return path
 
 

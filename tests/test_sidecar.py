@@ -55,6 +55,21 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert data["drift_ppm"] == pytest.approx(41.0)
 
 
+def test_a_measure_that_could_not_be_taken_is_written_as_null(tmp_path):
+    """Standard JSON has no NaN: jq, JavaScript and most editors' readers reject the file."""
+    sc = make(quality={"method": "envelope", "residual_ms": float("nan"), "correlation": 0.0},
+              verification={"median_residual_ms": float("nan"), "spread_ms": float("inf")})
+    path = save_sidecar(sc, tmp_path / "b.mov.sync.json")
+
+    def refuse(word):
+        raise ValueError(f"not JSON: {word}")
+
+    data = json.loads(path.read_text(), parse_constant=refuse)
+    assert data["quality"]["residual_ms"] is None and data["quality"]["correlation"] == 0.0
+    assert data["verification"] == {"median_residual_ms": None, "spread_ms": None}
+    assert load_sidecar(path).quality["method"] == "envelope"
+
+
 def test_time_mapping_is_the_documented_convention():
     sc = make(delta_seconds=2.0, drift_slope=1e-4)
     assert sc.to_ref(100.0) == pytest.approx(2.0 + 100.0 * 1.0001)
