@@ -18,7 +18,7 @@ import numpy as np
 from polysync.sync import sync_files
 from polysync_fixtures import cached_scenario, load_truth
 
-SCENARIOS = ["basic", "wide", "partial", "short", "shared_path", "quad", "duo", "phone_drift"]
+SCENARIOS = ["basic", "wide", "hall", "partial", "short", "shared_path", "quad", "duo", "phone_drift"]
 
 
 def worst_error_ms(res, delta: float, slope: float) -> float:
