@@ -86,6 +86,11 @@ class MicTrack:
         return self.delta + self.t0 * k, self.delta + (self.t0 + dur) * k
 
 
+AROUND = 0.8
+"""s: how far either side of a window the windows each talker wins are counted (second voices
+by alternation; :func:`inside_share`)."""
+
+
 @dataclass
 class ActivityParams:
     """Tunables of :func:`detect_activity`; seconds unless noted."""
@@ -99,7 +104,7 @@ class ActivityParams:
     smooth: float = 0.3  # evidence averaging
     secondary: float = 0.75  # steered response (1 = a talker's typical) for a second voice
     alternation: Optional[float] = 0.3  # share of the speech windows near one that makes a
-    alternation_span: float = 0.8  # second voice, counted this far either side (None: off)
+    alternation_span: float = AROUND  # second voice, counted this far either side (None: off)
     min_evidence: float = 0.45  # posterior below this: nobody in particular is speaking
     bridge: float = 0.3  # gaps in a person's activity shorter than this are closed
     min_run: float = 0.1  # activity runs shorter than this are dropped
@@ -393,7 +398,8 @@ def same_place(arrivals: np.ndarray, one: np.ndarray, tol: float) -> np.ndarray:
     return spread <= tol
 
 
-def inside_share(assign: np.ndarray, times: np.ndarray, c: int, span: float = 0.8) -> float:
+def inside_share(assign: np.ndarray, times: np.ndarray, c: int, span: float = AROUND
+                 ) -> float:
     """How much talker ``c`` lives inside another's turns: over the windows ``c`` wins
     (``assign`` (W,), window centres ``times`` (W,) s, ascending), the mean share of the
     windows within ``span`` s that one other talker wins - the largest over the others."""
@@ -964,9 +970,11 @@ def drowned_pairs(model: TalkerModel, cc: np.ndarray, okp: np.ndarray, assign: n
                   ) -> list[Drowned]:
     """One :class:`Drowned` per talker that has a close mic (see :data:`CLOSE_DB`)."""
     k, m = model.level.shape
+    if k < 2:
+        return []
     pairs = mic_pairs(m)
     out = []
-    for b in range(k if k > 1 else 0):
+    for b in range(k):
         lead = model.level[b] - np.delete(model.level, b, axis=0).max(axis=0)
         close = set(np.flatnonzero(lead >= CLOSE_DB).tolist())
         if not close:
@@ -1005,15 +1013,15 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
     k = len(person_mics)
     score = np.zeros((len(centres), k), dtype=np.float32)
     arr = np.zeros((len(centres), k), dtype=np.float32)
-    turn = np.zeros(len(centres), dtype=np.int64)
+    best = np.zeros(len(centres), dtype=np.int64)  # the talker of each window
+    turn = np.zeros(len(centres), dtype=np.int64)  # the same, as alternation counts it
     for a in range(0, len(centres), GCC_BLOCK):
         b = a + GCC_BLOCK
         c, o = gcc_phat(mics, centres[a:b], prm.window, prm.max_delay, prm.band)
         score[a:b], arr[a:b] = talker_scores(rel[a:b], orient(c, signs), o, model)
-        top = score[a:b].argmax(axis=1)
-        turn[a:b] = top  # who wins each window, as alternation counts it
+        best[a:b] = turn[a:b] = score[a:b].argmax(axis=1)
         for d in drowned:  # b speaks into a close mic: look for the others on the other pairs
-            rows = np.flatnonzero(top == d.b)
+            rows = np.flatnonzero(best[a:b] == d.b)
             if rows.size:
                 alt = _steered(c[rows], o[rows], replace(model, weights=d.weights, scale=d.scale))
                 arr[a + rows] = np.where(d.eligible, alt, arr[a + rows])
@@ -1028,7 +1036,6 @@ def _talker_evidence(mics, person_mics, levels, present, t0, n, rate, prm):
                                         clear=clear)
     post = np.exp(score - score.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
-    best = score.argmax(axis=1)
     wins = None
     if not seeded and prm.alternation is not None:
         # Camera mics in a live room: while two people talk at once, the windows go to one
